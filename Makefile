@@ -1,0 +1,190 @@
+# Braid — build, test, run.  `make help` lists the targets.
+#
+# Layout (DESIGN.md §4): src/ is the engine (libbraid.a), sandbox/ the
+# Python sandbox (libbraid_sandbox.a), runtime/ the `braid` binary.  Every
+# src/*.c, sandbox/*.c and runtime/*.c is picked up automatically; tests are
+# discovered by name (tests/unit/test_*.c, tests/conformance/*.c,
+# tests/fuzz/fuzz_*.c, tests/integration/test_*.py).
+
+SHELL      := /bin/bash
+CC         ?= gcc
+SHARED     ?= ../shared
+BUILD      := build
+PYTHON     := /usr/bin/python3
+FUZZ_SECONDS ?= 30
+
+PKGS       := json-c libpcre2-8
+CFLAGS_BASE := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+               -Wno-missing-field-initializers -Wno-format-truncation -Isrc -Isandbox -Iruntime \
+               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CFLAGS     ?= -O2 -g
+# The sandbox alone compiles against CPython; everything links it and seccomp.
+SBX_CFLAGS := $(shell pkg-config --cflags python3-embed 2>/dev/null)
+LDLIBS_ALL := $(shell pkg-config --libs $(PKGS) python3-embed 2>/dev/null) -lseccomp -lm
+
+# Debian packages the build and the tests need (make deps installs the missing ones).
+DEB_PACKAGES := gcc make pkg-config clang libclang-rt-14-dev \
+                libjson-c-dev libpcre2-dev libcmocka-dev \
+                libpython3.11-dev libseccomp-dev \
+                python3 python3-pytest
+
+SRC_C      := $(sort $(wildcard src/*.c))
+SANDBOX_C  := $(sort $(wildcard sandbox/*.c))
+RUNTIME_C  := $(sort $(wildcard runtime/*.c))
+UNIT_C     := $(sort $(wildcard tests/unit/test_*.c))
+CONF_C     := $(sort $(wildcard tests/conformance/*.c))
+FUZZ_C     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+BENCH_C    := $(sort $(wildcard bench/*.c))
+
+LIB_OBJ    := $(SRC_C:%.c=$(BUILD)/obj/%.o)
+SBX_OBJ    := $(SANDBOX_C:%.c=$(BUILD)/obj/%.o)
+SBX_ASAN_OBJ := $(SANDBOX_C:%.c=$(BUILD)/asan/%.o)
+RT_OBJ     := $(RUNTIME_C:%.c=$(BUILD)/obj/%.o)
+ASAN_OBJ   := $(SRC_C:%.c=$(BUILD)/asan/%.o)
+UNIT_BIN   := $(UNIT_C:tests/unit/%.c=$(BUILD)/unit/%)
+UNIT_ASAN  := $(UNIT_C:tests/unit/%.c=$(BUILD)/unit-asan/%)
+CONF_BIN   := $(CONF_C:tests/conformance/%.c=$(BUILD)/conformance/%)
+FUZZ_BIN   := $(FUZZ_C:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+BENCH_BIN  := $(BENCH_C:bench/%.c=$(BUILD)/bench/%)
+
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+.PHONY: all build deps test test-unit test-asan test-conformance test-integration \
+        test-security test-fuzz fuzz bench run clean help
+
+all: build
+
+build: braid                                   ## build the braid binary (the default)
+
+help:                                          ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 22
+
+deps:                                          ## install the Debian packages the build and tests need
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "deps: installing $$missing"; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+# ---- the binary -------------------------------------------------------------
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/sandbox/%.o: sandbox/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(SBX_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libbraid.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# The sandbox is its own library: the engine never links CPython.
+$(BUILD)/libbraid_sandbox.a: $(SBX_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+LIBS       := $(BUILD)/libbraid_sandbox.a $(BUILD)/libbraid.a
+LIBS_ASAN  := $(BUILD)/libbraid_sandbox-asan.a $(BUILD)/libbraid-asan.a
+
+braid: $(RT_OBJ) $(LIBS)
+	$(CC) $(CFLAGS) -o $@ $(RT_OBJ) $(LIBS) $(LDLIBS_ALL)
+
+# ---- tests ------------------------------------------------------------------
+
+$(BUILD)/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(ASAN_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/asan/sandbox/%.o: sandbox/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(SBX_CFLAGS) $(ASAN_FLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libbraid-asan.a: $(ASAN_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libbraid_sandbox-asan.a: $(SBX_ASAN_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/unit/%: tests/unit/%.c $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -Itests -o $@ $< $(LIBS) $(LDLIBS_ALL) -lcmocka
+
+$(BUILD)/unit-asan/%: tests/unit/%.c $(LIBS_ASAN)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(ASAN_FLAGS) -Itests -o $@ $< $(LIBS_ASAN) $(LDLIBS_ALL) -lcmocka
+
+$(BUILD)/conformance/%: tests/conformance/%.c $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(CFLAGS) -Itests -o $@ $< $(LIBS) $(LDLIBS_ALL)
+
+test: deps build                               ## run every suite (installs deps first)
+	@$(MAKE) --no-print-directory test-unit test-asan test-conformance test-integration test-security test-fuzz
+
+# Each unit binary prints cmocka's own summary; the loop adds one line per suite.
+test-unit: $(UNIT_BIN)                         ## cmocka unit tests
+	@fail=0; for t in $(UNIT_BIN); do echo "== unit: $$t"; $$t || fail=1; done; \
+	[ $$fail = 0 ] && echo "unit: all suites passed" || { echo "unit: FAILED"; exit 1; }
+
+test-asan: $(UNIT_ASAN)                        ## the unit tests under AddressSanitizer + UBSan
+	@fail=0; for t in $(UNIT_ASAN); do echo "== unit (asan+ubsan): $$t"; \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 $$t || fail=1; done; \
+	[ $$fail = 0 ] && echo "asan: all suites passed" || { echo "asan: FAILED"; exit 1; }
+
+test-conformance: $(CONF_BIN)                  ## conformance runners (RFC 9535 CTS, case files)
+	@fail=0; for t in $(CONF_BIN); do echo "== conformance: $$t"; $$t $(SHARED) tests/cases || fail=1; done; \
+	[ $$fail = 0 ] && echo "conformance: all runners passed" || { echo "conformance: FAILED"; exit 1; }
+
+test-integration: braid                        ## pytest suites that drive the built binary
+	@if ls tests/integration/test_*.py >/dev/null 2>&1; then \
+	  BRAID_BIN=$(CURDIR)/braid BRAID_SHARED=$(abspath $(SHARED)) $(PYTHON) -m pytest -q tests/integration; \
+	else echo "integration: no suites yet"; fi
+
+test-security: braid                           ## sandbox escape tests (pytest, real CPython in the real sandbox)
+	@if ls tests/security/test_*.py >/dev/null 2>&1; then \
+	  BRAID_BIN=$(CURDIR)/braid $(PYTHON) -m pytest -q tests/security; \
+	else echo "security: no suites yet"; fi
+
+# ---- fuzzing ----------------------------------------------------------------
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(SRC_C)
+	@mkdir -p $(dir $@)
+	clang $(filter-out -Werror,$(CFLAGS_BASE)) $(SBX_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
+	  -o $@ $< $(SRC_C) $(LDLIBS_ALL)
+
+test-fuzz: $(FUZZ_BIN)                         ## a short smoke run of every fuzzer (FUZZ_SECONDS each)
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+fuzz: $(FUZZ_BIN)                              ## run every fuzzer for FUZZ_SECONDS (make fuzz FUZZ_SECONDS=600)
+	@fail=0; for f in $(FUZZ_BIN); do n=$$(basename $$f); corpus=$(BUILD)/fuzz-corpus/$$n; \
+	  mkdir -p $$corpus; seeds=tests/fuzz/seeds/$$n; [ -d $$seeds ] || seeds=; \
+	  echo "== fuzz: $$n for $(FUZZ_SECONDS)s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/$$n- \
+	      $$corpus $$seeds > $(BUILD)/fuzz/$$n.log 2>&1 || { fail=1; tail -40 $(BUILD)/fuzz/$$n.log; }; \
+	  grep -E 'stat::number_of_executed_units' $(BUILD)/fuzz/$$n.log | sed "s/^/$$n: /"; done; \
+	[ $$fail = 0 ] && echo "fuzz: no crash" || { echo "fuzz: CRASH (see $(BUILD)/fuzz/)"; exit 1; }
+
+# ---- benchmarks, the example --------------------------------------------------
+
+$(BUILD)/bench/%: bench/%.c $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -O2 -g -o $@ $< $(LIBS) $(LDLIBS_ALL)
+
+bench: $(BENCH_BIN)                            ## print benchmark figures (not a test)
+	@for b in $(BENCH_BIN); do echo "== bench: $$b"; $$b; done
+
+run: deps build                                ## run Braid on the bundled example (see README)
+	@echo "make run: the server (braid serve + nginx) arrives with issue 5; for now try:"
+	@echo "  ./braid path '\$$.a[*]' <<< '{\"a\":[1,2,3]}'"
+	@echo "  ./braid expr '\$$.uid == 1' --input '{\"uid\":1}'"
+
+clean:                                         ## remove everything the build made
+	rm -rf $(BUILD) braid
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,12 @@
+/* commands.h — the subcommands of the `braid` binary.
+ *
+ * Each takes the arguments after its own name (argv[0] is the subcommand
+ * name) and returns the process exit status: 0 ok, 1 the work failed
+ * (a validation or evaluation error), 2 bad usage or unparsable input.
+ */
+#ifndef BRD_COMMANDS_H
+#define BRD_COMMANDS_H
+
+/* One declaration per subcommand, defined in runtime/cmd_<name>.c. */
+
+#endif

@@ -1,0 +1,72 @@
+/* jsonpath.h — RFC 9535 JSONPath: compile once, evaluate many times.
+ *
+ * A compiled query (struct brd_jsonpath) is immutable after
+ * brd_jsonpath_compile and may be shared freely (across forked workers, by
+ * any number of evaluations).  Evaluation writes into a caller-owned
+ * struct brd_nodelist that is reused between evaluations, so a warm
+ * evaluation allocates nothing.
+ *
+ * Values in a nodelist are borrowed from the document: they live as long
+ * as the document does.  JSON null is the NULL pointer (json-c), so use
+ * the count, never a NULL test, to know whether something matched.
+ *
+ * The DataWorks spelling "$." is accepted and means "$".
+ */
+#ifndef BRD_JSONPATH_H
+#define BRD_JSONPATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "error.h"
+#include "jsonutil.h"
+
+struct brd_jsonpath;
+struct brd_nodelist;
+
+/* Compiles text[0..len) (length-aware: the text may contain NUL bytes).
+ * On success *out is a new query owned by the caller.  On failure returns
+ * -1 with BRD_E_SYNTAX, err->pos = the byte offset of the problem and a
+ * message saying what was expected there. */
+int brd_jsonpath_compile(const char *text, size_t len, struct brd_jsonpath **out,
+                         struct brd_error *err);
+
+void brd_jsonpath_free(struct brd_jsonpath *q);
+
+/* True when the query has only name and index segments (RFC 9535 §2.3.5.1
+ * "singular query"): it selects at most one node. */
+bool brd_jsonpath_is_singular(const struct brd_jsonpath *q);
+
+/* The source text the query was compiled from (not NUL-safe; use len). */
+const char *brd_jsonpath_text(const struct brd_jsonpath *q, size_t *len);
+
+/* A new, empty nodelist (NULL when out of memory). */
+struct brd_nodelist *brd_nodelist_new(void);
+void brd_nodelist_free(struct brd_nodelist *list);
+
+size_t brd_nodelist_count(const struct brd_nodelist *list);
+
+/* The i-th value (borrowed from the document; NULL means JSON null). */
+struct json_object *brd_nodelist_value(const struct brd_nodelist *list, size_t i);
+
+/* The normalized path (RFC 9535 §2.7) of the i-th node, e.g. "$['a'][0]",
+ * as a new NUL-terminated string the caller frees.  Only available when the
+ * evaluation that filled the list was given BRD_JSONPATH_PATHS. */
+int brd_nodelist_path(const struct brd_nodelist *list, size_t i, char **out,
+                      struct brd_error *err);
+
+/* Record each node's location so that brd_nodelist_path works. */
+#define BRD_JSONPATH_PATHS 1u
+
+/* Evaluates q against root (any JSON value, NULL = null).  Clears list
+ * first and reuses its storage.  Fails only when memory runs out. */
+int brd_jsonpath_eval(const struct brd_jsonpath *q, struct json_object *root,
+                      struct brd_nodelist *list, unsigned flags, struct brd_error *err);
+
+/* The value SPEC section 5 gives a query: for a singular query the matched
+ * value or null when nothing matches; for any other query a new JSON array
+ * of all matches.  *out is a new reference (NULL = JSON null). */
+int brd_jsonpath_value(const struct brd_jsonpath *q, struct json_object *root,
+                       struct json_object **out, struct brd_error *err);
+
+#endif

@@ -1,0 +1,331 @@
+/* jsonutil.c — shared JSON helpers over json-c (see jsonutil.h). */
+#include "jsonutil.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* json-c 0.16 accepts some non-JSON even in strict mode (single-quoted
+ * strings), so the text is first checked against RFC 8259 here; that also
+ * gives exact byte positions for the error message.  Returns the offset
+ * of the first bad byte, or -1 when text is one well-formed JSON value. */
+static long validate(const char *s, size_t len, const char **what)
+{
+    /* Iterative: a stack of open containers ('[' or '{'). */
+    char stack[BRD_JSON_MAX_DEPTH];
+    int depth = 0;
+    size_t i = 0;
+    enum { VALUE, AFTER_VALUE, KEY } want = VALUE;
+#define WS() while (i < len && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++
+    for (;;) {
+        WS();
+        if (want == KEY) {
+            if (i >= len || s[i] != '"') {
+                *what = "expected a string key";
+                return (long)i;
+            }
+        } else if (want == AFTER_VALUE) {
+            if (depth == 0) {
+                if (i != len) {
+                    *what = "unexpected data after the value";
+                    return (long)i;
+                }
+                return -1;
+            }
+            if (i < len && s[i] == ',') {
+                i++;
+                want = stack[depth - 1] == '{' ? KEY : VALUE;
+                continue;
+            }
+            if (i < len && s[i] == (stack[depth - 1] == '{' ? '}' : ']')) {
+                i++;
+                depth--;
+                continue;
+            }
+            *what = stack[depth - 1] == '{' ? "expected ',' or '}'" : "expected ',' or ']'";
+            return (long)i;
+        }
+        if (i >= len) {
+            *what = "unexpected end of input";
+            return (long)i;
+        }
+        char c = s[i];
+        if (c == '"') {
+            i++;
+            while (i < len && s[i] != '"') {
+                unsigned char u = (unsigned char)s[i];
+                if (u < 0x20) {
+                    *what = "control character in string";
+                    return (long)i;
+                }
+                if (u == '\\') {
+                    i++;
+                    if (i >= len)
+                        break;
+                    if (s[i] == 'u') {
+                        for (int k = 1; k <= 4; k++)
+                            if (i + k >= len || !isxdigit((unsigned char)s[i + k])) {
+                                *what = "bad \\u escape";
+                                return (long)i;
+                            }
+                        i += 5;
+                        continue;
+                    }
+                    if (!strchr("\"\\/bfnrt", s[i]) || !s[i]) {
+                        *what = "bad escape in string";
+                        return (long)i;
+                    }
+                }
+                i++;
+            }
+            if (i >= len) {
+                *what = "unterminated string";
+                return (long)i;
+            }
+            i++;
+            if (want == KEY) {
+                WS();
+                if (i >= len || s[i] != ':') {
+                    *what = "expected ':'";
+                    return (long)i;
+                }
+                i++;
+                want = VALUE;
+                continue;
+            }
+        } else if (c == '{' || c == '[') {
+            if (depth == BRD_JSON_MAX_DEPTH) {
+                *what = "nesting too deep";
+                return (long)i;
+            }
+            stack[depth++] = c;
+            i++;
+            WS();
+            if (i < len && s[i] == (c == '{' ? '}' : ']')) {
+                i++;
+                depth--;
+                want = AFTER_VALUE;
+                continue;
+            }
+            want = c == '{' ? KEY : VALUE;
+            continue;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            size_t at = i;
+            if (s[i] == '-')
+                i++;
+            if (i < len && s[i] == '0')
+                i++;
+            else if (i < len && s[i] >= '1' && s[i] <= '9')
+                while (i < len && s[i] >= '0' && s[i] <= '9') i++;
+            else {
+                *what = "bad number";
+                return (long)at;
+            }
+            if (i < len && s[i] == '.') {
+                i++;
+                if (i >= len || s[i] < '0' || s[i] > '9') {
+                    *what = "bad number";
+                    return (long)i;
+                }
+                while (i < len && s[i] >= '0' && s[i] <= '9') i++;
+            }
+            if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+                i++;
+                if (i < len && (s[i] == '+' || s[i] == '-'))
+                    i++;
+                if (i >= len || s[i] < '0' || s[i] > '9') {
+                    *what = "bad number";
+                    return (long)i;
+                }
+                while (i < len && s[i] >= '0' && s[i] <= '9') i++;
+            }
+        } else if (len - i >= 4 && memcmp(s + i, "true", 4) == 0) {
+            i += 4;
+        } else if (len - i >= 5 && memcmp(s + i, "false", 5) == 0) {
+            i += 5;
+        } else if (len - i >= 4 && memcmp(s + i, "null", 4) == 0) {
+            i += 4;
+        } else {
+            *what = "expected a JSON value";
+            return (long)i;
+        }
+        want = AFTER_VALUE;
+    }
+#undef WS
+}
+
+int brd_json_parse(const char *text, size_t len, struct json_object **out,
+                   struct brd_error *err)
+{
+    *out = NULL;
+    if (len > (size_t)INT32_MAX)
+        return brd_error_set(err, BRD_E_SYNTAX, "JSON text too large (%zu bytes)", len);
+    const char *what = "";
+    long bad = validate(text, len, &what);
+    if (bad >= 0)
+        return brd_error_at(err, BRD_E_SYNTAX, bad, "invalid JSON at byte %ld: %s", bad, what);
+
+    struct json_tokener *tok = json_tokener_new_ex(BRD_JSON_MAX_DEPTH);
+    if (!tok)
+        return brd_error_nomem(err);
+    json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+    struct json_object *v = json_tokener_parse_ex(tok, text, (int)len);
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    if (jerr == json_tokener_continue) {
+        /* A bare number at the end is only complete once json-c sees a
+         * terminator: hand it the NUL byte. */
+        v = json_tokener_parse_ex(tok, "", 1);
+        jerr = json_tokener_get_error(tok);
+    }
+    size_t end = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (jerr != json_tokener_success) {
+        json_object_put(v);
+        return brd_error_at(err, BRD_E_SYNTAX, (long)end, "invalid JSON: %s",
+                            json_tokener_error_desc(jerr));
+    }
+    *out = v;
+    return 0;
+}
+
+const char *brd_json_compact(struct json_object *v, size_t *len)
+{
+    if (!v) {
+        if (len)
+            *len = 4;
+        return "null";
+    }
+    size_t n = 0;
+    const char *s = json_object_to_json_string_length(
+        v, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+    if (len)
+        *len = n;
+    return s;
+}
+
+/* Shortest "%.Ng" that round-trips, keeping a ".0" so that it still reads
+ * as a double-looking number (2.0, not 2). */
+static int shortest_double(struct json_object *o, struct printbuf *pb, int level, int flags)
+{
+    (void)level;
+    (void)flags;
+    double d = json_object_get_double(o);
+    char buf[40];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, d);
+        if (strtod(buf, NULL) == d)
+            break;
+    }
+    if (!strpbrk(buf, ".eEn"))
+        strcat(buf, ".0");
+    return printbuf_memappend(pb, buf, (int)strlen(buf));
+}
+
+struct json_object *brd_json_new_double(double d)
+{
+    if (!isfinite(d))
+        return NULL;
+    struct json_object *o = json_object_new_double(d);
+    if (o)
+        json_object_set_serializer(o, shortest_double, NULL, NULL);
+    return o;
+}
+
+const char *brd_json_type_name(struct json_object *v)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_null: return "null";
+    case json_type_boolean: return "boolean";
+    case json_type_double:
+    case json_type_int: return "number";
+    case json_type_string: return "string";
+    case json_type_array: return "array";
+    case json_type_object: return "object";
+    }
+    return "unknown";
+}
+
+bool brd_json_is_number(struct json_object *v)
+{
+    enum json_type t = json_object_get_type(v);
+    return t == json_type_int || t == json_type_double;
+}
+
+double brd_json_number(struct json_object *v)
+{
+    if (json_object_get_type(v) == json_type_int) {
+        int64_t i = json_object_get_int64(v);
+        if (i == INT64_MAX)
+            return (double)json_object_get_uint64(v);
+        return (double)i;
+    }
+    return json_object_get_double(v);
+}
+
+int brd_json_number_cmp(struct json_object *a, struct json_object *b)
+{
+    if (json_object_get_type(a) == json_type_int && json_object_get_type(b) == json_type_int) {
+        int64_t x = json_object_get_int64(a), y = json_object_get_int64(b);
+        if (x == INT64_MAX && y == INT64_MAX) {
+            uint64_t ux = json_object_get_uint64(a), uy = json_object_get_uint64(b);
+            return (ux > uy) - (ux < uy);
+        }
+        return (x > y) - (x < y);
+    }
+    double x = brd_json_number(a), y = brd_json_number(b);
+    return (x > y) - (x < y);
+}
+
+bool brd_json_equal(struct json_object *a, struct json_object *b)
+{
+    enum json_type ta = json_object_get_type(a), tb = json_object_get_type(b);
+    if (brd_json_is_number(a) && brd_json_is_number(b))
+        return brd_json_number_cmp(a, b) == 0;
+    if (ta != tb)
+        return false;
+    switch (ta) {
+    case json_type_null:
+        return true;
+    case json_type_boolean:
+        return json_object_get_boolean(a) == json_object_get_boolean(b);
+    case json_type_string: {
+        int la = json_object_get_string_len(a), lb = json_object_get_string_len(b);
+        return la == lb && memcmp(json_object_get_string(a), json_object_get_string(b), (size_t)la) == 0;
+    }
+    case json_type_array: {
+        size_t n = json_object_array_length(a);
+        if (n != json_object_array_length(b))
+            return false;
+        for (size_t i = 0; i < n; i++)
+            if (!brd_json_equal(json_object_array_get_idx(a, i), json_object_array_get_idx(b, i)))
+                return false;
+        return true;
+    }
+    case json_type_object: {
+        if (json_object_object_length(a) != json_object_object_length(b))
+            return false;
+        json_object_object_foreach(a, key, va) {
+            struct json_object *vb;
+            if (!json_object_object_get_ex(b, key, &vb) || !brd_json_equal(va, vb))
+                return false;
+        }
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+bool brd_json_truthy(struct json_object *v)
+{
+    switch (json_object_get_type(v)) {
+    case json_type_null: return false;
+    case json_type_boolean: return json_object_get_boolean(v);
+    case json_type_int: return json_object_get_int64(v) != 0;
+    case json_type_double: return json_object_get_double(v) != 0.0;
+    case json_type_string: return json_object_get_string_len(v) != 0;
+    default: return true;
+    }
+}
