@@ -13,7 +13,7 @@ BUILD      := build
 PYTHON     := /usr/bin/python3
 FUZZ_SECONDS ?= 30
 
-PKGS       := json-c libpcre2-8
+PKGS       := json-c libpcre2-8 libcurl
 CFLAGS_BASE := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
                -Wno-missing-field-initializers -Wno-format-truncation -Isrc -Isandbox -Iruntime \
                $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -24,9 +24,9 @@ LDLIBS_ALL := $(shell pkg-config --libs $(PKGS) python3-embed 2>/dev/null) -lsec
 
 # Debian packages the build and the tests need (make deps installs the missing ones).
 DEB_PACKAGES := gcc make pkg-config clang libclang-rt-14-dev \
-                libjson-c-dev libpcre2-dev libcmocka-dev \
+                libjson-c-dev libpcre2-dev libcmocka-dev libcurl4-openssl-dev \
                 libpython3.11-dev libseccomp-dev \
-                python3 python3-pytest
+                python3 python3-pytest nginx
 
 SRC_C      := $(sort $(wildcard src/*.c))
 SANDBOX_C  := $(sort $(wildcard sandbox/*.c))
@@ -49,6 +49,7 @@ BENCH_BIN  := $(BENCH_C:bench/%.c=$(BUILD)/bench/%)
 
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
+.PHONY: seed-backend seed-backend-stop
 .PHONY: all build deps test test-unit test-asan test-conformance test-integration \
         test-security test-fuzz fuzz bench run clean help
 
@@ -73,56 +74,56 @@ deps:                                          ## install the Debian packages th
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(CFLAGS) -MMD -MP -c $< -o $@
+	@echo '  CC   $<'; $(CC) $(CFLAGS_BASE) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/obj/sandbox/%.o: sandbox/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(SBX_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	@echo '  CC   $<'; $(CC) $(CFLAGS_BASE) $(SBX_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libbraid.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@echo '  AR   $@'; rm -f $@ && ar rcs $@ $^
 
 # The sandbox is its own library: the engine never links CPython.
 $(BUILD)/libbraid_sandbox.a: $(SBX_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@echo '  AR   $@'; rm -f $@ && ar rcs $@ $^
 
 LIBS       := $(BUILD)/libbraid_sandbox.a $(BUILD)/libbraid.a
 LIBS_ASAN  := $(BUILD)/libbraid_sandbox-asan.a $(BUILD)/libbraid-asan.a
 
 braid: $(RT_OBJ) $(LIBS)
-	$(CC) $(CFLAGS) -o $@ $(RT_OBJ) $(LIBS) $(LDLIBS_ALL)
+	@echo '  LD   $@'; $(CC) $(CFLAGS) -o $@ $(RT_OBJ) $(LIBS) $(LDLIBS_ALL)
 
 # ---- tests ------------------------------------------------------------------
 
 $(BUILD)/asan/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(ASAN_FLAGS) -MMD -MP -c $< -o $@
+	@echo '  CC   $<'; $(CC) $(CFLAGS_BASE) $(ASAN_FLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/asan/sandbox/%.o: sandbox/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(SBX_CFLAGS) $(ASAN_FLAGS) -MMD -MP -c $< -o $@
+	@echo '  CC   $<'; $(CC) $(CFLAGS_BASE) $(SBX_CFLAGS) $(ASAN_FLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libbraid-asan.a: $(ASAN_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@echo '  AR   $@'; rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/libbraid_sandbox-asan.a: $(SBX_ASAN_OBJ)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@echo '  AR   $@'; rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/unit/%: tests/unit/%.c $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(CFLAGS) -Itests -o $@ $< $(LIBS) $(LDLIBS_ALL) -lcmocka
+	@echo '  LD   $@'; $(CC) $(CFLAGS_BASE) $(CFLAGS) -Itests -o $@ $< $(LIBS) $(LDLIBS_ALL) -lcmocka
 
 $(BUILD)/unit-asan/%: tests/unit/%.c $(LIBS_ASAN)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(ASAN_FLAGS) -Itests -o $@ $< $(LIBS_ASAN) $(LDLIBS_ALL) -lcmocka
+	@echo '  LD   $@'; $(CC) $(CFLAGS_BASE) $(ASAN_FLAGS) -Itests -o $@ $< $(LIBS_ASAN) $(LDLIBS_ALL) -lcmocka
 
 $(BUILD)/conformance/%: tests/conformance/%.c $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(CFLAGS) -Itests -o $@ $< $(LIBS) $(LDLIBS_ALL)
+	@echo '  LD   $@'; $(CC) $(CFLAGS_BASE) $(CFLAGS) -Itests -o $@ $< $(LIBS) $(LDLIBS_ALL)
 
 test: deps build                               ## run every suite (installs deps first)
 	@$(MAKE) --no-print-directory test-unit test-asan test-conformance test-integration test-security test-fuzz
@@ -155,7 +156,7 @@ test-security: braid                           ## sandbox escape tests (pytest, 
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(SRC_C)
 	@mkdir -p $(dir $@)
-	clang $(filter-out -Werror,$(CFLAGS_BASE)) $(SBX_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
+	@echo '  CC   $<'; clang $(filter-out -Werror,$(CFLAGS_BASE)) $(SBX_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
 	  -o $@ $< $(SRC_C) $(LDLIBS_ALL)
 
 test-fuzz: $(FUZZ_BIN)                         ## a short smoke run of every fuzzer (FUZZ_SECONDS each)
@@ -174,10 +175,25 @@ fuzz: $(FUZZ_BIN)                              ## run every fuzzer for FUZZ_SECO
 
 $(BUILD)/bench/%: bench/%.c $(LIBS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) -O2 -g -o $@ $< $(LIBS) $(LDLIBS_ALL)
+	@echo '  LD   $@'; $(CC) $(CFLAGS_BASE) -O2 -g -o $@ $< $(LIBS) $(LDLIBS_ALL)
 
 bench: $(BENCH_BIN)                            ## print benchmark figures (not a test)
 	@for b in $(BENCH_BIN); do echo "== bench: $$b"; $$b; done
+
+SEED_RUN := $(CURDIR)/$(BUILD)/seed-backend
+
+seed-backend: deps                             ## start the seed example's backend (nginx, 127.0.0.1:8081) in the background
+	@mkdir -p $(SEED_RUN) /tmp/braid-seed-nginx
+	@sed "s|BRAID_SEED_ROOT|$(CURDIR)/examples/seed/backend|" examples/seed/backend/nginx.conf > $(SEED_RUN)/nginx.conf
+	@if [ -f $(SEED_RUN)/nginx.pid ] && kill -0 $$(cat $(SEED_RUN)/nginx.pid) 2>/dev/null; then \
+	  echo "seed backend: already running on http://127.0.0.1:8081"; \
+	else \
+	  nginx -p $(SEED_RUN) -c $(SEED_RUN)/nginx.conf -g "pid $(SEED_RUN)/nginx.pid;" && \
+	  echo "seed backend: http://127.0.0.1:8081/users/1 (stop it with: make seed-backend-stop)"; \
+	fi
+
+seed-backend-stop:                             ## stop the seed example's backend
+	@if [ -f $(SEED_RUN)/nginx.pid ]; then kill $$(cat $(SEED_RUN)/nginx.pid) 2>/dev/null; rm -f $(SEED_RUN)/nginx.pid; fi; echo "seed backend: stopped"
 
 run: deps build                                ## run Braid on the bundled example (see README)
 	@echo "make run: the server (braid serve + nginx) arrives with issue 5; for now try:"

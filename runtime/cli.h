@@ -17,6 +17,13 @@ int brd_cli_read_file(const char *path, char **buf, size_t *len, struct brd_erro
  * *out is a new reference (NULL for JSON null). */
 int brd_cli_json_arg(const char *arg, struct json_object **out, struct brd_error *err);
 
+struct brd_service;
+
+/* Initialises the function sandbox and loads the service directory dir.
+ * On problems prints each to stderr and a count line "braid CMD: N
+ * problems in DIR", and returns -1. */
+int brd_cli_load_service(const char *cmd, const char *dir, struct brd_service **out);
+
 /* True when s is "-h" or "--help". */
 bool brd_cli_is_help(const char *s);
 

@@ -8,5 +8,7 @@
 #define BRD_COMMANDS_H
 
 /* One declaration per subcommand, defined in runtime/cmd_<name>.c. */
+int brd_cmd_expr(int argc, char **argv);
+int brd_cmd_path(int argc, char **argv);
 
 #endif

@@ -22,6 +22,8 @@ static const struct command {
     const char *usage;
 } commands[] = {
     /* {"name", brd_cmd_name, "usage line"}, — one line per subcommand */
+    {"expr", brd_cmd_expr, "expr EXPRESSION [--input JSON|@FILE]  print a switch condition's value"},
+    {"path", brd_cmd_path, "path [--paths] JSONPATH [FILE|-]     print the matches (or their paths) as a JSON array"},
     {"version", cmd_version, "version                              print the version"},
 };
 

@@ -31,6 +31,14 @@ struct brd_nodelist;
 int brd_jsonpath_compile(const char *text, size_t len, struct brd_jsonpath **out,
                          struct brd_error *err);
 
+/* Like brd_jsonpath_compile, for a query embedded at the start of a longer
+ * text (an expression such as "$.a[0] != 1"): compiles the longest query
+ * text[0..*used) and stops before the first byte that cannot continue it
+ * (blank space before that byte is not part of the query).  Errors inside
+ * the query are reported as by brd_jsonpath_compile. */
+int brd_jsonpath_compile_prefix(const char *text, size_t len, size_t *used,
+                                struct brd_jsonpath **out, struct brd_error *err);
+
 void brd_jsonpath_free(struct brd_jsonpath *q);
 
 /* True when the query has only name and index segments (RFC 9535 §2.3.5.1

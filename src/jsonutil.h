@@ -28,6 +28,10 @@
 int brd_json_parse(const char *text, size_t len, struct json_object **out,
                    struct brd_error *err);
 
+/* Reads the file at path and parses it as with brd_json_parse.  Errors:
+ * BRD_E_IO (cannot read) or BRD_E_SYNTAX (with the byte position). */
+int brd_json_read_file(const char *path, struct json_object **out, struct brd_error *err);
+
 /* Compact JSON of v (NULL gives "null"), without escaping '/'.  The string
  * is owned by v (freed with it) — except for NULL, where it is static.
  * Stores the length in *len when len is not NULL. */

@@ -1,0 +1,246 @@
+/* service.c — loading a whole service directory (see service.h): list the
+ * three folders, load each file, then check what refers to what. */
+#include "service.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ref.h"
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool valid_name(const char *s, size_t n)
+{
+    if (n == 0 || n > BRD_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!brd_is_name_char((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+/* The sorted names of dir/sub/NAME.ext (ext with its dot).  A missing
+ * folder is an empty list; a file whose name is not a valid name is a
+ * problem. */
+static int list_names(const char *dir, const char *sub, const char *ext, char ***out,
+                      size_t *count, struct brd_diags *d)
+{
+    *out = NULL;
+    *count = 0;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, sub);
+    DIR *dp = opendir(path);
+    if (!dp) {
+        if (errno == ENOENT)
+            return 0;
+        return brd_diag_add(d, "%s/: cannot read: %s", sub, strerror(errno));
+    }
+    size_t cap = 0, extlen = strlen(ext);
+    struct dirent *de;
+    int rc = 0;
+    while ((de = readdir(dp))) {
+        size_t n = strlen(de->d_name);
+        if (de->d_name[0] == '.' || n <= extlen || strcmp(de->d_name + n - extlen, ext) != 0)
+            continue;
+        if (!valid_name(de->d_name, n - extlen)) {
+            brd_diag_add(d, "%s/%s: the name must match [A-Za-z0-9_-]{1,64}", sub, de->d_name);
+            continue;
+        }
+        if (*count == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **grown = realloc(*out, cap * sizeof *grown);
+            if (!grown) {
+                rc = brd_diag_add(d, "out of memory");
+                break;
+            }
+            *out = grown;
+        }
+        if (!((*out)[*count] = strndup(de->d_name, n - extlen))) {
+            rc = brd_diag_add(d, "out of memory");
+            break;
+        }
+        (*count)++;
+    }
+    closedir(dp);
+    if (*count)
+        qsort(*out, *count, sizeof **out, cmp_str);
+    return rc;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+void brd_service_free(struct brd_service *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nworkflows; i++)
+        brd_workflow_free(s->workflows[i]);
+    free(s->workflows);
+    for (size_t i = 0; i < s->napis; i++)
+        brd_api_free(s->apis[i]);
+    free(s->apis);
+    free(s->api_filter);
+    for (size_t i = 0; i < s->nfunctions; i++)
+        if (s->functions && s->functions[i] && s->runner.ops)
+            s->runner.ops->unload(s->runner.self, s->functions[i]);
+    free(s->functions);
+    free_names(s->function_names, s->nfunctions);
+    free(s->dir);
+    free(s);
+}
+
+int brd_service_function(const struct brd_service *s, const char *name)
+{
+    for (size_t i = 0; i < s->nfunctions; i++)
+        if (strcmp(s->function_names[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+const struct brd_workflow *brd_service_workflow(const struct brd_service *s, const char *name)
+{
+    for (size_t i = 0; i < s->nworkflows; i++)
+        if (strcmp(s->workflows[i]->name, name) == 0)
+            return s->workflows[i];
+    return NULL;
+}
+
+const struct brd_workflow *brd_service_route(const struct brd_service *s, const char *path)
+{
+    for (size_t i = 0; i < s->nworkflows; i++)
+        if (strcmp(s->workflows[i]->path, path) == 0)
+            return s->workflows[i];
+    return NULL;
+}
+
+static void load_apis(struct brd_service *s, struct brd_diags *d)
+{
+    char **names;
+    size_t n;
+    list_names(s->dir, "apis", ".json", &names, &n, d);
+    s->apis = calloc(n ? n : 1, sizeof *s->apis);
+    s->api_filter = calloc(n ? n : 1, sizeof *s->api_filter);
+    if (!s->apis || !s->api_filter) {
+        brd_diag_add(d, "out of memory");
+        free_names(names, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct brd_api *api = NULL;
+        if (brd_api_load(s->dir, names[i], &api, d) == 0) {
+            s->api_filter[s->napis] = -1;
+            s->apis[s->napis++] = api;
+        }
+    }
+    free_names(names, n);
+}
+
+static void load_functions(struct brd_service *s, struct brd_diags *d)
+{
+    size_t n;
+    list_names(s->dir, "functions", ".py", &s->function_names, &n, d);
+    s->functions = calloc(n ? n : 1, sizeof *s->functions);
+    if (!s->functions) {
+        brd_diag_add(d, "out of memory");
+        free_names(s->function_names, n);
+        s->function_names = NULL;
+        return;
+    }
+    s->nfunctions = n;
+    for (size_t i = 0; i < n; i++) {
+        if (!s->runner.ops) {
+            brd_diag_add(d, "functions/%s.py: no function runner is available here",
+                         s->function_names[i]);
+            continue;
+        }
+        s->runner.ops->load(s->runner.self, s->dir, s->function_names[i], &s->functions[i], d);
+    }
+    /* Settings without code are a mistake worth reporting. */
+    char **settings;
+    size_t ns;
+    list_names(s->dir, "functions", ".json", &settings, &ns, d);
+    for (size_t i = 0; i < ns; i++)
+        if (brd_service_function(s, settings[i]) < 0)
+            brd_diag_add(d, "functions/%s.json: settings for a function that does not exist "
+                            "(no functions/%s.py)", settings[i], settings[i]);
+    free_names(settings, ns);
+}
+
+static void check_filters(struct brd_service *s, struct brd_diags *d)
+{
+    for (size_t i = 0; i < s->napis; i++) {
+        const struct brd_api *api = s->apis[i];
+        if (!api->filter)
+            continue;
+        s->api_filter[i] = brd_service_function(s, api->filter);
+        if (s->api_filter[i] < 0)
+            brd_diag_add(d, "%s: filter: unknown function \"%s\" (no functions/%s.py)", api->file,
+                         api->filter, api->filter);
+    }
+}
+
+static void load_workflows(struct brd_service *s, struct brd_diags *d)
+{
+    char **names;
+    size_t n;
+    list_names(s->dir, "workflows", ".json", &names, &n, d);
+    s->workflows = calloc(n ? n : 1, sizeof *s->workflows);
+    if (!s->workflows) {
+        brd_diag_add(d, "out of memory");
+        free_names(names, n);
+        return;
+    }
+    struct brd_workflow_env env = {(const struct brd_api *const *)s->apis, s->napis,
+                                   (const char *const *)s->function_names, s->nfunctions};
+    for (size_t i = 0; i < n; i++) {
+        struct brd_workflow *wf = NULL;
+        if (brd_workflow_load(s->dir, names[i], &env, &wf, d) != 0)
+            continue;
+        const struct brd_workflow *other = brd_service_route(s, wf->path);
+        if (other)
+            brd_diag_add(d, "%s: path \"%s\" is already served by %s", wf->file, wf->path,
+                         other->file);
+        s->workflows[s->nworkflows++] = wf;
+    }
+    free_names(names, n);
+}
+
+int brd_service_load(const char *dir, const struct brd_fn_runner *runner,
+                     struct brd_service **out, struct brd_diags *d)
+{
+    *out = NULL;
+    size_t before = d->count;
+    DIR *dp = opendir(dir);
+    if (!dp)
+        return brd_diag_add(d, "%s: cannot open the service directory: %s", dir, strerror(errno));
+    closedir(dp);
+    struct brd_service *s = calloc(1, sizeof *s);
+    if (!s || !(s->dir = strdup(dir))) {
+        free(s);
+        return brd_diag_add(d, "out of memory");
+    }
+    if (runner)
+        s->runner = *runner;
+    load_apis(s, d);
+    load_functions(s, d);
+    check_filters(s, d);
+    load_workflows(s, d);
+    if (d->count > before || d->nomem) {
+        brd_service_free(s);
+        return -1;
+    }
+    *out = s;
+    return 0;
+}
