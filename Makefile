@@ -156,7 +156,7 @@ test-security: braid                           ## sandbox escape tests (pytest, 
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(SRC_C)
 	@mkdir -p $(dir $@)
-	@echo '  CC   $<'; clang $(filter-out -Werror,$(CFLAGS_BASE)) $(SBX_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
+	@echo '  CC   $<'; clang $(filter-out -Werror -Wno-format-truncation,$(CFLAGS_BASE)) $(SBX_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
 	  -o $@ $< $(SRC_C) $(LDLIBS_ALL)
 
 test-fuzz: $(FUZZ_BIN)                         ## a short smoke run of every fuzzer (FUZZ_SECONDS each)
