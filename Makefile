@@ -20,13 +20,14 @@ CFLAGS_BASE := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 CFLAGS     ?= -O2 -g
 # The sandbox alone compiles against CPython; everything links it and seccomp.
 SBX_CFLAGS := $(shell pkg-config --cflags python3-embed 2>/dev/null)
-LDLIBS_ALL := $(shell pkg-config --libs $(PKGS) python3-embed 2>/dev/null) -lseccomp -lm
+# libfcgi has no pkg-config entry on Debian: named directly.
+LDLIBS_ALL := $(shell pkg-config --libs $(PKGS) python3-embed 2>/dev/null) -lseccomp -lfcgi -lm
 
 # Debian packages the build and the tests need (make deps installs the missing ones).
 DEB_PACKAGES := gcc make pkg-config clang libclang-rt-14-dev \
                 libjson-c-dev libpcre2-dev libcmocka-dev libcurl4-openssl-dev \
                 libpython3.11-dev libseccomp-dev \
-                python3 python3-pytest nginx
+                python3 python3-pytest nginx libfcgi-dev spawn-fcgi
 
 SRC_C      := $(sort $(wildcard src/*.c))
 SANDBOX_C  := $(sort $(wildcard sandbox/*.c))
@@ -42,7 +43,10 @@ SBX_ASAN_OBJ := $(SANDBOX_C:%.c=$(BUILD)/asan/%.o)
 RT_OBJ     := $(RUNTIME_C:%.c=$(BUILD)/obj/%.o)
 ASAN_OBJ   := $(SRC_C:%.c=$(BUILD)/asan/%.o)
 UNIT_BIN   := $(UNIT_C:tests/unit/%.c=$(BUILD)/unit/%)
-UNIT_ASAN  := $(UNIT_C:tests/unit/%.c=$(BUILD)/unit-asan/%)
+# Sandboxed children of this test would run ASan's runtime under seccomp
+# (it reads /proc/self/maps lazily): it runs in test-unit only (docs/sandbox.md).
+ASAN_SKIP  := tests/unit/test_sandbox_pool.c
+UNIT_ASAN  := $(patsubst tests/unit/%.c,$(BUILD)/unit-asan/%,$(filter-out $(ASAN_SKIP),$(UNIT_C)))
 CONF_BIN   := $(CONF_C:tests/conformance/%.c=$(BUILD)/conformance/%)
 FUZZ_BIN   := $(FUZZ_C:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 BENCH_BIN  := $(BENCH_C:bench/%.c=$(BUILD)/bench/%)
@@ -173,9 +177,10 @@ fuzz: $(FUZZ_BIN)                              ## run every fuzzer for FUZZ_SECO
 
 # ---- benchmarks, the example --------------------------------------------------
 
-$(BUILD)/bench/%: bench/%.c $(LIBS)
+# Benchmarks may use the sandbox-as-function-runner glue from runtime/.
+$(BUILD)/bench/%: bench/%.c $(LIBS) $(BUILD)/obj/runtime/fnrunner.o
 	@mkdir -p $(dir $@)
-	@echo '  LD   $@'; $(CC) $(CFLAGS_BASE) -O2 -g -o $@ $< $(LIBS) $(LDLIBS_ALL)
+	@echo '  LD   $@'; $(CC) $(CFLAGS_BASE) $(SBX_CFLAGS) -O2 -g -o $@ $< $(BUILD)/obj/runtime/fnrunner.o $(LIBS) $(LDLIBS_ALL)
 
 bench: $(BENCH_BIN)                            ## print benchmark figures (not a test)
 	@for b in $(BENCH_BIN); do echo "== bench: $$b"; $$b; done

@@ -8,7 +8,11 @@
 #define BRD_COMMANDS_H
 
 /* One declaration per subcommand, defined in runtime/cmd_<name>.c. */
+int brd_cmd_call(int argc, char **argv);
 int brd_cmd_expr(int argc, char **argv);
+int brd_cmd_check(int argc, char **argv);
+int brd_cmd_run(int argc, char **argv);
+int brd_cmd_graph(int argc, char **argv);
 int brd_cmd_path(int argc, char **argv);
 
 #endif

@@ -5,8 +5,7 @@
 
 #include "cli.h"
 #include "commands.h"
-
-#define BRD_VERSION "0.1.0"
+#include "version.h"
 
 static int cmd_version(int argc, char **argv)
 {
@@ -22,6 +21,10 @@ static const struct command {
     const char *usage;
 } commands[] = {
     /* {"name", brd_cmd_name, "usage line"}, — one line per subcommand */
+    {"call", brd_cmd_call, "call DIR FUNCTION [--event JSON|@FILE] [--trace]  run one function, as a workflow would"},
+    {"check", brd_cmd_check, "check DIR                            validate a service directory, exit 1 on errors"},
+    {"run", brd_cmd_run, "run DIR WORKFLOW [--input JSON|@FILE] [--trace]  run a workflow once, as served"},
+    {"graph", brd_cmd_graph, "graph DIR WORKFLOW                   Graphviz DOT of a workflow"},
     {"expr", brd_cmd_expr, "expr EXPRESSION [--input JSON|@FILE]  print a switch condition's value"},
     {"path", brd_cmd_path, "path [--paths] JSONPATH [FILE|-]     print the matches (or their paths) as a JSON array"},
     {"version", cmd_version, "version                              print the version"},

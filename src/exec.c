@@ -574,7 +574,7 @@ static struct json_object *trace_of(const struct run *r)
             int64_t end = x->end_us ? x->end_us : brd_now_us();
             add(t, "duration_us", json_object_new_int64(end - x->start_us));
         }
-        if (node->type == BRD_NODE_API || node->type == BRD_NODE_FUNCTION)
+        if ((node->type == BRD_NODE_API || node->type == BRD_NODE_FUNCTION) && x->start_us)
             add(t, "attempts", json_object_new_int(x->attempts));
         if (x->st != ST_PENDING && x->st != ST_SKIPPED && node->type != BRD_NODE_START)
             add(t, "input", brd_json_ref(node->type == BRD_NODE_API || node->type == BRD_NODE_FUNCTION

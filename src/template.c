@@ -211,10 +211,10 @@ static int compile(struct json_object *v, const char *where, struct brd_template
     return 0;
 }
 
-int brd_template_compile(struct json_object *v, struct brd_template **out,
+int brd_template_compile(struct json_object *v, const char *where, struct brd_template **out,
                          struct brd_error *err)
 {
-    return compile(v, "", out, err);
+    return compile(v, where ? where : "", out, err);
 }
 
 /* A growable byte buffer for string templates. */

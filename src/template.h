@@ -25,9 +25,10 @@
 struct brd_template;
 
 /* Compiles v (borrowed; NULL = null).  Errors are BRD_E_SYNTAX with a
- * message naming the member path inside v ("data[2].id: ...").  *out is
- * owned by the caller. */
-int brd_template_compile(struct json_object *v, struct brd_template **out,
+ * message naming the member path inside v, after `where` (the field that
+ * holds v, e.g. "output" gives "output.data[2].id: ..."; may be "").
+ * *out is owned by the caller. */
+int brd_template_compile(struct json_object *v, const char *where, struct brd_template **out,
                          struct brd_error *err);
 
 void brd_template_free(struct brd_template *t);

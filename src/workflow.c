@@ -119,13 +119,14 @@ static int positive_int(struct loader *L, struct json_object *v, const char *whe
     return 0;
 }
 
-static void compile_template(struct loader *L, struct json_object *v, const char *where,
-                             struct brd_template **out)
+/* where is "node ID: field" (or "result"); the template names the member. */
+static void compile_template(struct loader *L, struct json_object *v, const char *owner,
+                             const char *field, struct brd_template **out)
 {
     struct brd_error err;
     brd_error_clear(&err);
-    if (brd_template_compile(v, out, &err) != 0)
-        problem(L, "%s: %s", where, err.msg);
+    if (brd_template_compile(v, field, out, &err) != 0)
+        problem(L, "%s%s%s", owner, owner[0] ? ": " : "", err.msg);
 }
 
 /* ---- nodes ------------------------------------------------------------- */
@@ -246,7 +247,8 @@ static void load_branches(struct loader *L, size_t i, struct json_object *jn)
 static void load_node(struct loader *L, size_t i, struct json_object *jn)
 {
     struct brd_node *n = &L->wf->nodes[i];
-    char where[160];
+    char where[160], owner[96];
+    snprintf(owner, sizeof owner, "node %s", nid(L, i));
     json_object_object_foreach(jn, key, val) {
         (void)val;
         if (!node_field_allowed(n->type, key))
@@ -276,7 +278,7 @@ static void load_node(struct loader *L, size_t i, struct json_object *jn)
         if (n->type == BRD_NODE_SWITCH)
             problem(L, "%s: a switch takes no params (its conditions read the previous output)", where);
         else
-            compile_template(L, v, where, &n->params);
+            compile_template(L, v, owner, "params", &n->params);
         /* An API node may only set parameters its API declares. */
         if (n->type == BRD_NODE_API && n->api >= 0 && json_object_is_type(v, json_type_object)) {
             const struct brd_api *api = L->env->apis[n->api];
@@ -292,8 +294,7 @@ static void load_node(struct loader *L, size_t i, struct json_object *jn)
         }
     }
     if (json_object_object_get_ex(jn, "output", &v)) {
-        snprintf(where, sizeof where, "node %s: output", nid(L, i));
-        compile_template(L, v, where, &n->output);
+        compile_template(L, v, owner, "output", &n->output);
     }
     if (json_object_object_get_ex(jn, "on_error", &v)) {
         struct json_object *ov;
@@ -304,8 +305,7 @@ static void load_node(struct loader *L, size_t i, struct json_object *jn)
             problem(L, "%s: expected {\"output\": VALUE}", where);
         } else {
             check_fields(L, v, where, efields);
-            snprintf(where, sizeof where, "node %s: on_error.output", nid(L, i));
-            compile_template(L, ov, where, &n->on_error);
+            compile_template(L, ov, owner, "on_error.output", &n->on_error);
         }
     }
     if (json_object_object_get_ex(jn, "timeout_ms", &v)) {
@@ -718,7 +718,7 @@ int brd_workflow_load(const char *dir, const char *name, const struct brd_workfl
                 load_node(&L, k + 1, json_object_array_get_idx(jnodes, k));
     }
     if (json_object_object_get_ex(root, "result", &v))
-        compile_template(&L, v, "result", &wf->result);
+        compile_template(&L, v, "", "result", &wf->result);
     if (jedges && !failed(&L))
         load_edges(&L, jedges);
     /* The graph checks need well-formed nodes and edges. */

@@ -36,7 +36,7 @@ static void check(const char *tpl, const char *input, const char *nodes, const c
     struct brd_template *c = NULL;
     struct brd_error err;
     brd_error_clear(&err);
-    if (brd_template_compile(t, &c, &err) != 0)
+    if (brd_template_compile(t, "", &c, &err) != 0)
         fail_msg("%s: %s", tpl, err.msg);
     if (brd_template_eval(c, in, lookup, env, &out, &err) != 0)
         fail_msg("%s: %s", tpl, err.msg);
@@ -106,15 +106,17 @@ static void compile_errors_name_the_member(void **state)
     struct json_object *t = parse("{\"a\": {\"b\": [1, \"$.x[\"]}}");
     struct brd_template *c = NULL;
     struct brd_error err;
-    assert_int_equal(brd_template_compile(t, &c, &err), -1);
+    assert_int_equal(brd_template_compile(t, "", &c, &err), -1);
     assert_non_null(strstr(err.msg, "a.b[1]"));
+    assert_int_equal(brd_template_compile(t, "output", &c, &err), -1);
+    assert_non_null(strstr(err.msg, "output.a.b[1]: JSONPath"));
     json_object_put(t);
     t = parse("{\"a\": \"x ${} y\"}");
-    assert_int_equal(brd_template_compile(t, &c, &err), -1);
+    assert_int_equal(brd_template_compile(t, "", &c, &err), -1);
     assert_non_null(strstr(err.msg, "a:"));
     json_object_put(t);
     t = parse("\"${A\"");
-    assert_int_equal(brd_template_compile(t, &c, &err), -1);
+    assert_int_equal(brd_template_compile(t, "", &c, &err), -1);
     json_object_put(t);
 }
 
@@ -132,7 +134,7 @@ static void each_ref_visits_every_reference(void **state)
     struct json_object *t = parse("{\"a\": \"${X.y}\", \"b\": [\"${Y} and ${Z.q}\"], \"c\": \"$.p\"}");
     struct brd_template *c = NULL;
     struct brd_error err;
-    assert_int_equal(brd_template_compile(t, &c, &err), 0);
+    assert_int_equal(brd_template_compile(t, "", &c, &err), 0);
     char buf[256] = "";
     assert_int_equal(brd_template_each_ref(c, collect, buf), 0);
     assert_string_equal(buf, "X@a;Y@b[0];Z@b[0];");
@@ -149,7 +151,7 @@ static void constant_subtrees_are_shared_not_rebuilt(void **state)
     struct json_object *t = parse("{\"k\": [1, 2, 3]}"), *a = NULL, *b = NULL;
     struct brd_template *c = NULL;
     struct brd_error err;
-    assert_int_equal(brd_template_compile(t, &c, &err), 0);
+    assert_int_equal(brd_template_compile(t, "", &c, &err), 0);
     assert_int_equal(brd_template_eval(c, NULL, NULL, NULL, &a, &err), 0);
     assert_int_equal(brd_template_eval(c, NULL, NULL, NULL, &b, &err), 0);
     assert_ptr_equal(a, b);
@@ -165,7 +167,7 @@ static void unresolved_reference_is_an_error(void **state)
     struct json_object *t = parse("\"${NOPE.x}\""), *env = parse("{}"), *out = NULL;
     struct brd_template *c = NULL;
     struct brd_error err;
-    assert_int_equal(brd_template_compile(t, &c, &err), 0);
+    assert_int_equal(brd_template_compile(t, "", &c, &err), 0);
     assert_int_equal(brd_template_eval(c, NULL, lookup, env, &out, &err), -1);
     assert_string_equal(err.msg, "no node NOPE");
     brd_template_free(c);

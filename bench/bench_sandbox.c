@@ -1,0 +1,202 @@
+/* bench_sandbox.c — µs per call of a trivial Python handler: warm sandboxed
+ * process, fresh process per call, and in-process without any sandbox (the
+ * baseline), plus a plain fork+exit+wait for scale and the PSS of a warm
+ * sandboxed process.  `make bench` runs it; BENCH_N scales the counts. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox.h"
+
+static const char handler_src[] =
+    "def handler(event, context):\n"
+    "    return {'ok': True, 'node': context['node']}\n";
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void report(const char *what, int64_t *ns, int n)
+{
+    qsort(ns, (size_t)n, sizeof *ns, cmp_i64);
+    printf("%-34s n=%-5d p50 %8.1f us   p99 %8.1f us\n", what, n, ns[n / 2] / 1000.0,
+           ns[(int)(n * 0.99)] / 1000.0);
+}
+
+static long smaps_kb(pid_t pid, const char *key)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    size_t klen = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, key, klen) == 0 && line[klen] == ':')
+            kb = strtol(line + klen + 1, NULL, 10);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+static struct brd_pyfn *compile(const char *name, enum brd_pyfn_isolation iso)
+{
+    struct brd_pyfn_settings s;
+    brd_pyfn_settings_default(&s);
+    s.isolation = iso;
+    s.max_calls = 1000000000;
+    struct brd_pyfn *fn;
+    struct brd_error err;
+    if (brd_pyfn_compile(name, name, handler_src, strlen(handler_src), &s, &fn, &err) != 0) {
+        fprintf(stderr, "compile: %s\n", err.msg);
+        exit(1);
+    }
+    return fn;
+}
+
+/* One call, start to collected result; returns its pid. */
+static pid_t one_call(struct brd_sandbox_pool *pool, struct brd_pyfn *fn)
+{
+    struct brd_sandbox_call *call;
+    struct brd_error err;
+    struct brd_sandbox_context ctx = {.request_id = "bench", .node = "N1"};
+    if (brd_sandbox_call_start(pool, fn, "{\"a\":1}", 7, &ctx, &call, &err) != 0) {
+        fprintf(stderr, "start: %s\n", err.msg);
+        exit(1);
+    }
+    brd_sandbox_call_wait(call);
+    struct brd_sandbox_result res;
+    if (brd_sandbox_call_collect(call, &res) != 0) {
+        fprintf(stderr, "call: %s\n", res.err.msg);
+        exit(1);
+    }
+    pid_t pid = res.pid;
+    brd_sandbox_result_free(&res);
+    brd_sandbox_call_free(call);
+    return pid;
+}
+
+/* The same work without a sandbox: call the handler in this process and
+ * encode its result as the sandboxed process does. */
+static void in_process(int n, int64_t *ns)
+{
+    PyObject *g = PyDict_New();
+    PyDict_SetItemString(g, "__builtins__", PyEval_GetBuiltins());
+    PyObject *r = PyRun_String(handler_src, Py_file_input, g, g);
+    Py_XDECREF(r);
+    PyObject *enc = PyRun_String("__import__('json').JSONEncoder(ensure_ascii=False, allow_nan=False, "
+                                 "separators=(',', ':'))", Py_eval_input, g, g);
+    PyObject *handler = PyDict_GetItemString(g, "handler");
+    if (!enc || !handler) {
+        PyErr_Print();
+        exit(1);
+    }
+    for (int i = 0; i < n; i++) {
+        int64_t t0 = now_ns();
+        PyObject *ev = PyUnicode_FromStringAndSize("{\"a\":1}", 7);
+        PyObject *ctx = Py_BuildValue("{s:s,s:O,s:s,s:L}", "request_id", "bench", "workflow", Py_None,
+                                      "node", "N1", "deadline_ms", (long long)0);
+        PyObject *res = PyObject_CallFunctionObjArgs(handler, ev, ctx, NULL);
+        PyObject *text = PyObject_CallMethod(enc, "encode", "O", res);
+        Py_ssize_t len;
+        const char *s = PyUnicode_AsUTF8AndSize(text, &len);
+        if (!s || len < 2)
+            exit(1);
+        Py_DECREF(text);
+        Py_DECREF(res);
+        Py_DECREF(ctx);
+        Py_DECREF(ev);
+        ns[i] = now_ns() - t0;
+    }
+    Py_DECREF(enc);
+    Py_DECREF(g);
+}
+
+int main(void)
+{
+    int scale = getenv("BENCH_N") ? atoi(getenv("BENCH_N")) : 1;
+    if (scale < 1)
+        scale = 1;
+    int nwarm = 3000 * scale, ncall = 600 * scale, nproc = 3000 * scale, nfork = 300 * scale;
+    int64_t *ns = malloc(sizeof *ns * (size_t)nwarm);
+    struct brd_error err;
+    if (!ns || brd_sandbox_init(NULL, &err) != 0) {
+        fprintf(stderr, "init: %s\n", ns ? err.msg : "out of memory");
+        return 1;
+    }
+    struct brd_sandbox_pool *pool;
+    int64_t t0 = now_ns();
+    if (brd_sandbox_pool_new(&pool, &err) != 0) {
+        fprintf(stderr, "pool: %s\n", err.msg);
+        return 1;
+    }
+    printf("zygote start (exec + CPython + warm-up): %.1f ms\n", (now_ns() - t0) / 1e6);
+
+    struct brd_pyfn *warm = compile("warm", BRD_PYFN_WARM);
+    struct brd_pyfn *percall = compile("percall", BRD_PYFN_CALL);
+
+    in_process(nproc, ns);
+    report("in-process (no sandbox)", ns, nproc);
+
+    pid_t wpid = 0;
+    for (int i = 0; i < 200; i++)
+        wpid = one_call(pool, warm);
+    for (int i = 0; i < nwarm; i++) {
+        int64_t s = now_ns();
+        one_call(pool, warm);
+        ns[i] = now_ns() - s;
+    }
+    report("sandboxed, warm process", ns, nwarm);
+
+    for (int i = 0; i < 20; i++)
+        one_call(pool, percall);
+    for (int i = 0; i < ncall; i++) {
+        int64_t s = now_ns();
+        one_call(pool, percall);
+        ns[i] = now_ns() - s;
+    }
+    report("sandboxed, fresh process per call", ns, ncall);
+    /* The same with a 2 ms pause between calls (a server that is not
+     * saturated): the spare process is always ready. */
+    for (int i = 0; i < ncall / 2; i++) {
+        struct timespec pause = {0, 2000000};
+        nanosleep(&pause, NULL);
+        int64_t s = now_ns();
+        one_call(pool, percall);
+        ns[i] = now_ns() - s;
+    }
+    report("  ... with 2 ms between calls", ns, ncall / 2);
+
+    for (int i = 0; i < nfork; i++) {
+        int64_t s = now_ns();
+        pid_t p = fork();
+        if (p == 0)
+            _exit(0);
+        waitpid(p, NULL, 0);
+        ns[i] = now_ns() - s;
+    }
+    report("plain fork+exit+wait (this process)", ns, nfork);
+
+    printf("warm sandboxed process %d: Pss %ld kB, Rss %ld kB (zygote %d: Pss %ld kB, Rss %ld kB)\n",
+           (int)wpid, smaps_kb(wpid, "Pss"), smaps_kb(wpid, "Rss"), (int)brd_sandbox_pool_zygote_pid(pool),
+           smaps_kb(brd_sandbox_pool_zygote_pid(pool), "Pss"), smaps_kb(brd_sandbox_pool_zygote_pid(pool), "Rss"));
+    brd_sandbox_pool_free(pool);
+    brd_pyfn_free(warm);
+    brd_pyfn_free(percall);
+    free(ns);
+    return 0;
+}

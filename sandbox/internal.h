@@ -1,0 +1,136 @@
+/* internal.h — what the sandbox's own files share: the pipe protocol, the
+ * zygote's messages, the global options.  Never included outside sandbox/. */
+#ifndef BRD_SANDBOX_INTERNAL_H
+#define BRD_SANDBOX_INTERNAL_H
+
+#include <linux/filter.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "sandbox.h"
+
+/* ---- global state set by brd_sandbox_init (sandbox/pyfn.c) ---------------- */
+
+struct brd_sbx_global {
+    bool inited;
+    enum brd_sandbox_layers layers;
+    size_t result_max, output_max, traceback_max;
+    struct sock_filter *bpf;      /* the compiled seccomp filter */
+    unsigned short bpf_len;
+};
+extern struct brd_sbx_global brd_sbx_g;
+
+/* Initialises CPython in isolated mode in this process (master or zygote). */
+int brd_pyfn_py_init(struct brd_error *err);
+
+/* ---- the function object (sandbox/pyfn.c) --------------------------------- */
+
+struct brd_pyfn {
+    char *name;
+    char *modname;                /* __name__ inside the sandbox */
+    char *filename;               /* co_filename: "functions/NAME.py" */
+    char *source;                 /* for traceback lines */
+    size_t source_len;
+    char *code;                   /* marshal of the module's code object */
+    size_t code_len;
+    struct brd_pyfn_settings settings;
+};
+
+/* ---- seccomp (sandbox/policy.c) -------------------------------------------- */
+
+/* Compiles the allow-list to BPF: *prog is malloc'd, *len instructions. */
+int brd_policy_compile(struct sock_filter **prog, unsigned short *len, struct brd_error *err);
+
+/* Loads a compiled filter into this process (after no_new_privs).  Only
+ * async-signal-safe calls: used in the freshly forked child.  0 or -errno. */
+int brd_policy_load(const struct sock_filter *prog, unsigned short len);
+
+/* ---- the pipe protocol between the pool and one sandboxed process ---------- */
+
+/* The call socket's descriptor number inside a sandboxed process. */
+#define BRD_SBX_FD 3
+
+#define BRD_PROTO_MAGIC 0x31445242u        /* "BRD1" */
+
+enum brd_proto_type {
+    BRD_PROTO_INIT = 1,   /* pool→child: len0 marshalled code, len1 source,
+                             len2 module name, len3 filename;
+                             arg = result_max, aux = output_max,
+                             seq = traceback_max */
+    BRD_PROTO_CALL,       /* pool→child: len0 event, len1 request_id,
+                             len2 workflow, len3 node (a length of
+                             UINT32_MAX = None); arg = deadline (Unix ms) */
+    BRD_PROTO_READY,      /* child→pool, once: arg = 0 when the module ran and
+                             defines handler, else a brd_code; len0 message,
+                             len1 print output, len2 traceback */
+    BRD_PROTO_RESULT,     /* child→pool, once per CALL: arg = 0 (len0 = result
+                             JSON) or a brd_code (len0 = message); len1 print
+                             output, len2 traceback; aux = output bytes dropped */
+};
+
+#define BRD_PROTO_NONE UINT32_MAX           /* a CALL string that is None */
+
+struct brd_proto_hdr {
+    uint32_t magic;
+    uint32_t type;
+    uint64_t seq;                 /* CALL/RESULT: the call's number */
+    int64_t arg;
+    uint32_t aux;
+    uint32_t len[4];
+    uint32_t pad;
+};
+
+/* Sum of the payload lengths (NONE counts 0); SIZE_MAX if it overflows. */
+size_t brd_proto_payload(const struct brd_proto_hdr *h);
+
+/* Validates a header a child sent: magic, type READY or RESULT, an arg
+ * that is 0 or a function error code, lengths within the caps. */
+int brd_proto_check_reply(const struct brd_proto_hdr *h, size_t result_max,
+                          size_t output_max, size_t traceback_max);
+
+/* ---- zygote control messages (SOCK_SEQPACKET) ------------------------------ */
+
+#define BRD_ZYGOTE_ARGV0 "braid-sandbox-zygote"
+
+enum brd_zmsg_type {
+    BRD_Z_HELLO = 1,      /* pool→zygote: layers, the BPF program follows */
+    BRD_Z_READY,          /* zygote→pool: warmed up (arg = VmSize bytes) or
+                             failed (arg < 0, message follows) */
+    BRD_Z_SPAWN,          /* pool→zygote: start a process; SCM_RIGHTS = its
+                             socket; arg = memory_mb, aux = timeout_ms */
+    BRD_Z_SPAWNED,        /* zygote→pool: arg = pid, or -errno */
+};
+
+struct brd_zmsg {
+    uint32_t magic;
+    uint32_t type;
+    uint64_t seq;
+    int64_t arg;
+    uint32_t aux;
+    uint32_t len;                 /* bytes following the header */
+};
+
+/* ---- the zygote and its children (sandbox/zygote.c, sandbox/runner.c) ----- */
+
+/* Runs the zygote's warm-up: CPython, the allowed modules imported and
+ * exercised, warnings/unraisable hooks.  In the zygote only. */
+int brd_runner_warmup(enum brd_sandbox_layers layers, struct brd_error *err);
+
+/* The sandboxed process's life after fork: reads INIT, seals itself (the
+ * seccomp filter last), runs the module, then serves CALLs on BRD_SBX_FD
+ * until EOF.  Never returns. */
+__attribute__((noreturn)) void brd_runner_main(enum brd_sandbox_layers layers,
+                                               const struct sock_filter *bpf,
+                                               unsigned short bpf_len);
+
+/* Starts a zygote for this process: *pid, *ctl = its control socket (the
+ * HELLO already sent, READY read).  *vsz = its address-space size. */
+int brd_zygote_start(pid_t *pid, int *ctl, struct brd_error *err);
+
+/* Monotonic clock in ns. */
+int64_t brd_sbx_now_ns(void);
+
+#endif

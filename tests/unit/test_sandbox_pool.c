@@ -1,0 +1,429 @@
+/* test_sandbox_pool.c — the sandbox end to end from C: compiling, warm
+ * reuse and recycling, per-call isolation, several calls in flight at once,
+ * caller timeouts and cancels, hostile calls followed by normal ones in the
+ * same pool.  The whole group runs twice, in forked children: with all
+ * layers and with seccomp alone (BRAID_SANDBOX_LAYERS=seccomp-only). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "sandbox.h"
+
+static struct brd_sandbox_pool *pool;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static struct brd_pyfn *fn_from(const char *name, const char *src, const char *settings)
+{
+    struct brd_pyfn_settings s;
+    struct brd_error err;
+    brd_pyfn_settings_default(&s);
+    if (settings)
+        assert_int_equal(brd_pyfn_settings_parse(settings, strlen(settings), name, &s, &err), 0);
+    struct brd_pyfn *fn = NULL;
+    if (brd_pyfn_compile(name, name, src, strlen(src), &s, &fn, &err) != 0)
+        fail_msg("compile %s: %s", name, err.msg);
+    return fn;
+}
+
+/* Runs one call to the end; returns 0 if the function succeeded. */
+static int run(const struct brd_pyfn *fn, const char *event, struct brd_sandbox_result *res)
+{
+    struct brd_sandbox_call *call;
+    struct brd_error err;
+    struct brd_sandbox_context ctx = {.request_id = "r1", .workflow = "wf", .node = "N1"};
+    assert_int_equal(brd_sandbox_call_start(pool, fn, event, strlen(event), &ctx, &call, &err), 0);
+    brd_sandbox_call_wait(call);
+    int rc = brd_sandbox_call_collect(call, res);
+    brd_sandbox_call_free(call);
+    return rc;
+}
+
+static void expect_ok(const struct brd_pyfn *fn, const char *event, const char *json)
+{
+    struct brd_sandbox_result res;
+    if (run(fn, event, &res) != 0)
+        fail_msg("%s: %s: %s", brd_pyfn_name(fn), brd_code_name(res.err.code), res.err.msg);
+    assert_string_equal(res.json, json);
+    brd_sandbox_result_free(&res);
+}
+
+static const char normal_src[] =
+    "import json\n"
+    "def handler(event, context):\n"
+    "    return {'n': json.loads(event)['n'], 'node': context['node']}\n";
+
+static void compile_errors_name_file_and_line(void **state)
+{
+    (void)state;
+    struct brd_pyfn *fn;
+    struct brd_error err;
+    const char *bad = "x = 1\ndef handler(event, context:\n    pass\n";
+    assert_int_equal(brd_pyfn_compile("f", "dir/functions/f.py", bad, strlen(bad), NULL, &fn, &err), -1);
+    assert_int_equal(err.code, BRD_E_LOAD);
+    assert_non_null(strstr(err.msg, "dir/functions/f.py:2:"));
+    const char *nohandler = "def other(e, c):\n    pass\n";
+    assert_int_equal(brd_pyfn_compile("f", "f.py", nohandler, strlen(nohandler), NULL, &fn, &err), -1);
+    assert_non_null(strstr(err.msg, "no handler"));
+    static const char nul[] = "def handler(e, c):\n    return '\0'\n";
+    assert_int_equal(brd_pyfn_compile("f", "f.py", nul, sizeof nul - 1, NULL, &fn, &err), -1);
+    assert_non_null(strstr(err.msg, "f.py:2:"));
+}
+
+static void warm_process_is_reused_and_keeps_state(void **state)
+{
+    (void)state;
+    struct brd_pyfn *fn = fn_from("counter", "n = 0\ndef handler(e, c):\n    global n\n    n += 1\n    return n\n", NULL);
+    struct brd_sandbox_result a, b;
+    assert_int_equal(run(fn, "{}", &a), 0);
+    assert_int_equal(run(fn, "{}", &b), 0);
+    assert_string_equal(a.json, "1");
+    assert_string_equal(b.json, "2");
+    assert_int_equal(a.pid, b.pid);
+    assert_int_equal(a.process_calls, 1);
+    assert_int_equal(b.process_calls, 2);
+    brd_sandbox_result_free(&a);
+    brd_sandbox_result_free(&b);
+    brd_sandbox_pool_forget(pool, fn);
+    brd_pyfn_free(fn);
+}
+
+static void warm_process_recycled_after_max_calls(void **state)
+{
+    (void)state;
+    struct brd_pyfn *fn = fn_from("maxed", "n = 0\ndef handler(e, c):\n    global n\n    n += 1\n    return n\n",
+                                  "{\"max_calls\": 2}");
+    struct brd_sandbox_result r[3];
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(run(fn, "{}", &r[i]), 0);
+    assert_string_equal(r[0].json, "1");
+    assert_string_equal(r[1].json, "2");
+    assert_string_equal(r[2].json, "1"); /* a fresh process */
+    assert_int_equal(r[0].pid, r[1].pid);
+    assert_int_not_equal(r[1].pid, r[2].pid);
+    for (int i = 0; i < 3; i++)
+        brd_sandbox_result_free(&r[i]);
+    brd_sandbox_pool_forget(pool, fn);
+    brd_pyfn_free(fn);
+}
+
+static void warm_process_recycled_after_anomaly_not_after_exception(void **state)
+{
+    (void)state;
+    const char *src =
+        "import json, time\n"
+        "def handler(event, context):\n"
+        "    what = json.loads(event)\n"
+        "    if what == 'raise': raise ValueError('x')\n"
+        "    if what == 'sleep': time.sleep(10)\n"
+        "    if what == 'memory': return 'x' * (10 ** 10)\n"
+        "    return 'ok'\n";
+    struct brd_pyfn *fn = fn_from("moody", src, "{\"timeout_ms\": 300}");
+    struct brd_sandbox_result r;
+    assert_int_equal(run(fn, "\"ok\"", &r), 0);
+    pid_t first = r.pid;
+    brd_sandbox_result_free(&r);
+
+    assert_int_equal(run(fn, "\"raise\"", &r), -1);
+    assert_int_equal(r.err.code, BRD_E_FUNCTION_ERROR);
+    assert_string_equal(r.err.msg, "ValueError: x");
+    assert_non_null(r.traceback);
+    assert_int_equal(r.pid, first); /* an exception keeps the process */
+    brd_sandbox_result_free(&r);
+
+    assert_int_equal(run(fn, "\"sleep\"", &r), -1);
+    assert_int_equal(r.err.code, BRD_E_FUNCTION_TIMEOUT);
+    brd_sandbox_result_free(&r);
+    assert_int_equal(run(fn, "\"ok\"", &r), 0);
+    assert_int_not_equal(r.pid, first); /* the timed-out one was replaced */
+    pid_t second = r.pid;
+    brd_sandbox_result_free(&r);
+
+    assert_int_equal(run(fn, "\"memory\"", &r), -1);
+    assert_int_equal(r.err.code, BRD_E_FUNCTION_MEMORY);
+    brd_sandbox_result_free(&r);
+    assert_int_equal(run(fn, "\"ok\"", &r), 0);
+    assert_int_not_equal(r.pid, second);
+    brd_sandbox_result_free(&r);
+    brd_sandbox_pool_forget(pool, fn);
+    brd_pyfn_free(fn);
+}
+
+static void isolation_call_gives_every_call_a_fresh_process(void **state)
+{
+    (void)state;
+    struct brd_pyfn *fn = fn_from("fresh", "n = 0\ndef handler(e, c):\n    global n\n    n += 1\n    return n\n",
+                                  "{\"isolation\": \"call\"}");
+    pid_t pids[4];
+    for (int i = 0; i < 4; i++) {
+        struct brd_sandbox_result r;
+        assert_int_equal(run(fn, "{}", &r), 0);
+        assert_string_equal(r.json, "1");
+        assert_int_equal(r.process_calls, 1);
+        pids[i] = r.pid;
+        for (int j = 0; j < i; j++)
+            assert_int_not_equal(pids[j], pids[i]);
+        brd_sandbox_result_free(&r);
+    }
+    brd_sandbox_pool_forget(pool, fn);
+    brd_pyfn_free(fn);
+}
+
+static void calls_in_flight_overlap(void **state)
+{
+    (void)state;
+    const char *src = "import time\ndef handler(e, c):\n    time.sleep(0.3)\n    return c['node']\n";
+    struct brd_pyfn *fns[3] = {fn_from("s1", src, NULL), fn_from("s2", src, NULL),
+                               fn_from("s3", src, "{\"isolation\": \"call\"}")};
+    /* Warm them up so that the measurement is about the calls. */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(brd_sandbox_pool_prewarm(pool, fns[i], NULL), 0);
+    enum { N = 5 };
+    struct brd_sandbox_call *calls[N];
+    const struct brd_pyfn *which[N] = {fns[0], fns[1], fns[2], fns[0], fns[1]};
+    int64_t t0 = now_ns();
+    for (int i = 0; i < N; i++) {
+        char node[8];
+        snprintf(node, sizeof node, "n%d", i);
+        struct brd_sandbox_context ctx = {.node = node};
+        struct brd_error err;
+        assert_int_equal(brd_sandbox_call_start(pool, which[i], "{}", 2, &ctx, &calls[i], &err), 0);
+    }
+    int left = N;
+    while (left > 0) {
+        struct pollfd pf[N];
+        int map[N], n = 0;
+        for (int i = 0; i < N; i++) {
+            if (calls[i] && !brd_sandbox_call_done(calls[i])) {
+                pf[n].fd = brd_sandbox_call_fd(calls[i]);
+                pf[n].events = POLLIN;
+                map[n++] = i;
+            }
+        }
+        assert_true(poll(pf, (nfds_t)n, 2000) > 0);
+        for (int k = 0; k < n; k++) {
+            if (pf[k].revents && brd_sandbox_call_step(calls[map[k]]) == 1) {
+                struct brd_sandbox_result r;
+                int i = map[k];
+                assert_int_equal(brd_sandbox_call_collect(calls[i], &r), 0);
+                char want[12];
+                snprintf(want, sizeof want, "\"n%d\"", i);
+                assert_string_equal(r.json, want);
+                brd_sandbox_result_free(&r);
+                left--;
+            }
+        }
+    }
+    int64_t ms = (now_ns() - t0) / 1000000;
+    /* Five 300 ms calls in sequence take 1.5 s; overlapped, about 0.3 s
+     * (the two second calls of s1/s2 get new processes). */
+    print_message("5 overlapping 300 ms calls took %lld ms\n", (long long)ms);
+    assert_true(ms < 900);
+    for (int i = 0; i < N; i++)
+        brd_sandbox_call_free(calls[i]);
+    for (int i = 0; i < 3; i++) {
+        brd_sandbox_pool_forget(pool, fns[i]);
+        brd_pyfn_free(fns[i]);
+    }
+}
+
+static void caller_timeout_cancel_and_deadline(void **state)
+{
+    (void)state;
+    struct brd_pyfn *slow = fn_from("slow", "import time\ndef handler(e, c):\n    time.sleep(5)\n", NULL);
+    struct brd_pyfn *ok = fn_from("ok", normal_src, NULL);
+    struct brd_sandbox_call *call;
+    struct brd_sandbox_result r;
+    struct brd_error err;
+    /* The caller decides the deadline passed. */
+    assert_int_equal(brd_sandbox_call_start(pool, slow, "{}", 2, NULL, &call, &err), 0);
+    assert_int_equal(brd_sandbox_call_step(call), 0);
+    brd_sandbox_call_timeout(call);
+    assert_int_equal(brd_sandbox_call_collect(call, &r), -1);
+    assert_int_equal(r.err.code, BRD_E_FUNCTION_TIMEOUT);
+    brd_sandbox_result_free(&r);
+    brd_sandbox_call_free(call);
+    /* Cancelled. */
+    assert_int_equal(brd_sandbox_call_start(pool, slow, "{}", 2, NULL, &call, &err), 0);
+    brd_sandbox_call_cancel(call);
+    assert_int_equal(brd_sandbox_call_collect(call, &r), -1);
+    assert_int_equal(r.err.code, BRD_E_INTERNAL);
+    brd_sandbox_result_free(&r);
+    brd_sandbox_call_free(call);
+    /* Freed while in flight. */
+    assert_int_equal(brd_sandbox_call_start(pool, slow, "{}", 2, NULL, &call, &err), 0);
+    brd_sandbox_call_free(call);
+    /* A context deadline earlier than timeout_ms wins; the fd wakes for it. */
+    struct brd_sandbox_context ctx = {.deadline_ns = now_ns() + 200 * 1000000LL};
+    int64_t t0 = now_ns();
+    assert_int_equal(brd_sandbox_call_start(pool, slow, "{}", 2, &ctx, &call, &err), 0);
+    assert_true(brd_sandbox_call_deadline_ns(call) == ctx.deadline_ns);
+    /* Only the fd tells us to step (the process's READY, then the timer). */
+    int steps = 0;
+    do {
+        struct pollfd pf = {.fd = brd_sandbox_call_fd(call), .events = POLLIN};
+        assert_int_equal(poll(&pf, 1, 3000), 1);
+        steps++;
+    } while (brd_sandbox_call_step(call) == 0 && steps < 10);
+    assert_true(brd_sandbox_call_done(call));
+    assert_true(now_ns() - t0 >= 190 * 1000000LL);
+    assert_true(now_ns() - t0 < 1000 * 1000000LL);
+    assert_int_equal(brd_sandbox_call_collect(call, &r), -1);
+    assert_int_equal(r.err.code, BRD_E_FUNCTION_TIMEOUT);
+    assert_non_null(strstr(r.err.msg, "deadline"));
+    brd_sandbox_result_free(&r);
+    brd_sandbox_call_free(call);
+    expect_ok(ok, "{\"n\": 1}", "{\"n\":1,\"node\":\"N1\"}");
+    brd_sandbox_pool_forget(pool, slow);
+    brd_sandbox_pool_forget(pool, ok);
+    brd_pyfn_free(slow);
+    brd_pyfn_free(ok);
+}
+
+/* Hostile calls, each followed by a normal call in the same pool. */
+static void hostile_then_normal_in_one_pool(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *src;
+        enum brd_code code;
+    } cases[] = {
+        {"import random\ndef handler(e, c):\n    random._os.system('true')\n", BRD_E_SANDBOX_VIOLATION},
+        {"def handler(e, c):\n    return open('/etc/hostname').read()\n", BRD_E_SANDBOX_VIOLATION},
+        {"import random\ndef handler(e, c):\n    random._os.kill(random._os.getpid() - 1, 9)\n", BRD_E_SANDBOX_VIOLATION},
+        {"import random\ndef handler(e, c):\n    random._os.fork()\n", BRD_E_SANDBOX_VIOLATION},
+        {"import random\ndef handler(e, c):\n    random._os.write(3, b'junk' * 100)\n    return 1\n", BRD_E_SANDBOX_VIOLATION},
+        {"def handler(e, c):\n    return [0] * (10 ** 9)\n", BRD_E_FUNCTION_MEMORY},
+        {"def handler(e, c):\n    while True: pass\n", BRD_E_FUNCTION_TIMEOUT},
+        {"def f(): return f()\ndef handler(e, c):\n    return f()\n", BRD_E_FUNCTION_ERROR},
+        {"def handler(e, c):\n    return {1, 2}\n", BRD_E_FUNCTION_ERROR},
+        {"def handler(e, c):\n    return 'x' * (2 << 20)\n", BRD_E_FUNCTION_ERROR},
+        {"class E(Exception):\n    def __str__(self): raise E()\ndef handler(e, c):\n    raise E()\n", BRD_E_FUNCTION_ERROR},
+    };
+    struct brd_pyfn *ok = fn_from("ok", normal_src, NULL);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "evil%zu", i);
+        struct brd_pyfn *evil = fn_from(name, cases[i].src, "{\"timeout_ms\": 300}");
+        struct brd_sandbox_result r;
+        assert_int_equal(run(evil, "{}", &r), -1);
+        if (r.err.code != cases[i].code)
+            fail_msg("case %zu: %s: %s", i, brd_code_name(r.err.code), r.err.msg);
+        brd_sandbox_result_free(&r);
+        expect_ok(ok, "{\"n\": 7}", "{\"n\":7,\"node\":\"N1\"}");
+        brd_sandbox_pool_forget(pool, evil);
+        brd_pyfn_free(evil);
+    }
+    brd_sandbox_pool_forget(pool, ok);
+    brd_pyfn_free(ok);
+}
+
+/* One function poisons everything it can reach; another, in the same pool
+ * (warm processes of both alive), sees none of it. */
+static void no_state_shared_between_functions(void **state)
+{
+    (void)state;
+    const char *poison =
+        "import json, random, re, pickle\n"
+        "def handler(e, c):\n"
+        "    json.loads = lambda *a, **k: 'poisoned'\n"
+        "    random.seed(1)\n"
+        "    pickle.sys.modules['builtins'].len = lambda x: -1\n"
+        "    re.compile = None\n"
+        "    return 'done'\n";
+    const char *check =
+        "import json, random, re\n"
+        "def handler(e, c):\n"
+        "    return [json.loads('[1]'), len([1, 2]), re.compile('a').pattern,\n"
+        "            random.random() != 0.13436424411240122]\n";
+    struct brd_pyfn *a = fn_from("poison", poison, NULL);
+    struct brd_pyfn *b = fn_from("check", check, NULL);
+    expect_ok(a, "{}", "\"done\"");
+    expect_ok(b, "{}", "[[1],2,\"a\",true]");
+    expect_ok(a, "{}", "\"done\"");
+    expect_ok(b, "{}", "[[1],2,\"a\",true]");
+    brd_sandbox_pool_forget(pool, a);
+    brd_sandbox_pool_forget(pool, b);
+    brd_pyfn_free(a);
+    brd_pyfn_free(b);
+}
+
+static void two_processes_never_share_a_random_stream(void **state)
+{
+    (void)state;
+    struct brd_pyfn *fn = fn_from("rnd", "import random\ndef handler(e, c):\n    return random.getrandbits(62)\n",
+                                  "{\"isolation\": \"call\"}");
+    struct brd_sandbox_result a, b;
+    assert_int_equal(run(fn, "{}", &a), 0);
+    assert_int_equal(run(fn, "{}", &b), 0);
+    assert_string_not_equal(a.json, b.json);
+    brd_sandbox_result_free(&a);
+    brd_sandbox_result_free(&b);
+    brd_sandbox_pool_forget(pool, fn);
+    brd_pyfn_free(fn);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    struct brd_error err;
+    if (brd_sandbox_init(NULL, &err) != 0 || brd_sandbox_pool_new(&pool, &err) != 0) {
+        fprintf(stderr, "sandbox: %s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    brd_sandbox_pool_free(pool);
+    pool = NULL;
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(compile_errors_name_file_and_line),
+        cmocka_unit_test(warm_process_is_reused_and_keeps_state),
+        cmocka_unit_test(warm_process_recycled_after_max_calls),
+        cmocka_unit_test(warm_process_recycled_after_anomaly_not_after_exception),
+        cmocka_unit_test(isolation_call_gives_every_call_a_fresh_process),
+        cmocka_unit_test(calls_in_flight_overlap),
+        cmocka_unit_test(caller_timeout_cancel_and_deadline),
+        cmocka_unit_test(hostile_then_normal_in_one_pool),
+        cmocka_unit_test(no_state_shared_between_functions),
+        cmocka_unit_test(two_processes_never_share_a_random_stream),
+    };
+    /* brd_sandbox_init fixes the layers once per process: one child each. */
+    static const char *const modes[] = {"all", "seccomp-only"};
+    int failed = 0;
+    for (int m = 0; m < 2; m++) {
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+            setenv("BRAID_SANDBOX_LAYERS", modes[m], 1);
+            char name[48];
+            snprintf(name, sizeof name, "sandbox_pool[%s]", modes[m]);
+            exit(cmocka_run_group_tests_name(name, tests, setup, teardown) == 0 ? 0 : 1);
+        }
+        int st = 0;
+        if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            failed = 1;
+    }
+    return failed;
+}
