@@ -654,24 +654,31 @@ int brd_workflow_load(const char *dir, const char *name, const struct brd_workfl
                       struct brd_workflow **out, struct brd_diags *d)
 {
     *out = NULL;
-    struct loader L = {.d = d, .env = env, .errors_at_start = d->count};
-    snprintf(L.file, sizeof L.file, "workflows/%s.json", name);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, L.file);
+    char file[128], path[4096];
+    snprintf(file, sizeof file, "workflows/%s.json", name);
+    snprintf(path, sizeof path, "%s/%s", dir, file);
     struct json_object *root = NULL;
     struct brd_error err;
     brd_error_clear(&err);
     if (brd_json_read_file(path, &root, &err) != 0)
-        return problem(&L, "%s", err.msg);
-    if (!json_object_is_type(root, json_type_object)) {
-        json_object_put(root);
+        return brd_diag_add(d, "%s: %s", file, err.msg);
+    int rc = brd_workflow_from_json(root, name, env, out, d);
+    json_object_put(root);
+    return rc;
+}
+
+int brd_workflow_from_json(struct json_object *root, const char *name,
+                           const struct brd_workflow_env *env, struct brd_workflow **out,
+                           struct brd_diags *d)
+{
+    *out = NULL;
+    struct loader L = {.d = d, .env = env, .errors_at_start = d->count};
+    snprintf(L.file, sizeof L.file, "workflows/%s.json", name);
+    if (!json_object_is_type(root, json_type_object))
         return problem(&L, "expected a JSON object");
-    }
     struct brd_workflow *wf = calloc(1, sizeof *wf);
-    if (!wf) {
-        json_object_put(root);
+    if (!wf)
         return brd_diag_add(d, "%s: out of memory", L.file);
-    }
     L.wf = wf;
     snprintf(wf->name, sizeof wf->name, "%s", name);
     wf->file = strdup(L.file);
@@ -729,7 +736,6 @@ int brd_workflow_load(const char *dir, const char *name, const struct brd_workfl
     if (!failed(&L))
         check_refs(&L);
 done:
-    json_object_put(root);
     if (failed(&L)) {
         brd_workflow_free(wf);
         return -1;

@@ -75,6 +75,12 @@ struct brd_workflow_env {
 int brd_workflow_load(const char *dir, const char *name, const struct brd_workflow_env *env,
                       struct brd_workflow **out, struct brd_diags *d);
 
+/* The same from an already parsed file (root borrowed); name gives the
+ * default path and the file named in messages.  Used by the fuzzer. */
+int brd_workflow_from_json(struct json_object *root, const char *name,
+                           const struct brd_workflow_env *env, struct brd_workflow **out,
+                           struct brd_diags *d);
+
 void brd_workflow_free(struct brd_workflow *wf);
 
 /* Index of the node with this id (START and END included), or -1. */

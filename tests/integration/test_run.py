@@ -359,3 +359,55 @@ def test_graph_is_dot(service, backend):
     assert '"S" -> "ONE" [label="$.v == 1"]' in r.stdout
     assert '"S" -> "TWO" [label="default", style=dashed]' in r.stdout
     assert '"START" -> "S";' in r.stdout and '"J" -> "END";' in r.stdout
+
+
+def test_function_limits_and_violations_reach_the_error_body(service):
+    d = service({
+        "functions/spin.py": "def handler(event, context):\n    while True:\n        pass\n",
+        "functions/spin.json": {"timeout_ms": 200},
+        "functions/hog.py": "def handler(event, context):\n    x = bytearray(512 * 1024 * 1024)\n    return len(x)\n",
+        "functions/hog.json": {"memory_mb": 64},
+        "functions/sneaky.py": "def handler(event, context):\n    return open('/etc/passwd').read()\n",
+        "workflows/spin.json": {"nodes": [{"id": "F", "type": "function", "function": "spin"}],
+                                "edges": [["START", "F"], ["F", "END"]]},
+        "workflows/hog.json": {"nodes": [{"id": "F", "type": "function", "function": "hog"}],
+                               "edges": [["START", "F"], ["F", "END"]]},
+        "workflows/sneaky.json": {"nodes": [{"id": "F", "type": "function", "function": "sneaky"}],
+                                  "edges": [["START", "F"], ["F", "END"]]},
+        "workflows/deadline.json": {"timeout_ms": 300,
+                                    "nodes": [{"id": "F", "type": "function", "function": "spin"}],
+                                    "edges": [["START", "F"], ["F", "END"]]}})
+    for wf, code in (("spin", "FUNCTION_TIMEOUT"), ("hog", "FUNCTION_MEMORY"),
+                     ("sneaky", "SANDBOX_VIOLATION")):
+        rc, _, err = run_workflow(d, wf, {})
+        e = error_of(err)
+        assert rc == 1 and e["code"] == code and e["node"] == "F", (wf, err)
+
+
+def test_workflow_deadline_cuts_a_function_short_as_TIMEOUT(service):
+    d = service({
+        "functions/spin.py": "def handler(event, context):\n    while True:\n        pass\n",
+        "functions/spin.json": {"timeout_ms": 5000},
+        "workflows/w.json": {"timeout_ms": 300,
+                             "nodes": [{"id": "F", "type": "function", "function": "spin"}],
+                             "edges": [["START", "F"], ["F", "END"]]}})
+    t0 = time.monotonic()
+    rc, _, err = run_workflow(d, "w", {})
+    assert rc == 1 and time.monotonic() - t0 < 2
+    assert error_of(err)["code"] == "TIMEOUT"
+
+
+def test_parallel_function_calls_overlap(service):
+    d = service({
+        "functions/nap.py": "import time\ndef handler(event, context):\n    time.sleep(0.3)\n    return {context['node']: 1}\n",
+        "workflows/w.json": {
+            "nodes": [{"id": n, "type": "function", "function": "nap"} for n in ("A", "B", "C")],
+            "edges": [["START", "A"], ["START", "B"], ["START", "C"],
+                      ["A", "END"], ["B", "END"], ["C", "END"]]}})
+    run_workflow(d, "w", {})  # the first run also starts the sandbox
+    t0 = time.monotonic()
+    rc, out, err = run_workflow(d, "w", {})
+    elapsed = time.monotonic() - t0
+    assert rc == 0, err
+    assert out == {"A": 1, "B": 1, "C": 1}
+    assert elapsed < 0.85, "three 300 ms functions took %.3f s" % elapsed
