@@ -12,6 +12,7 @@ int brd_cmd_call(int argc, char **argv);
 int brd_cmd_expr(int argc, char **argv);
 int brd_cmd_check(int argc, char **argv);
 int brd_cmd_run(int argc, char **argv);
+int brd_cmd_serve(int argc, char **argv);
 int brd_cmd_graph(int argc, char **argv);
 int brd_cmd_path(int argc, char **argv);
 

@@ -22,6 +22,7 @@ static const struct command {
 } commands[] = {
     /* {"name", brd_cmd_name, "usage line"}, — one line per subcommand */
     {"call", brd_cmd_call, "call DIR FUNCTION [--event JSON|@FILE] [--trace]  run one function, as a workflow would"},
+    {"serve", brd_cmd_serve, "serve DIR [--listen ADDR] [FLAGS]    serve the workflows over FastCGI (a master + workers)"},
     {"check", brd_cmd_check, "check DIR                            validate a service directory, exit 1 on errors"},
     {"run", brd_cmd_run, "run DIR WORKFLOW [--input JSON|@FILE] [--trace]  run a workflow once, as served"},
     {"graph", brd_cmd_graph, "graph DIR WORKFLOW                   Graphviz DOT of a workflow"},

@@ -32,7 +32,7 @@ struct brd_run_result {
     struct json_object *result;   /* ok: the response body (owned; NULL = null) */
     struct brd_error err;         /* failed: code, message, err.node */
     struct json_object *trace;    /* opts.trace: the array of node entries (owned) */
-    char request_id[64];          /* the request id used */
+    char request_id[129];         /* the request id used (at most 128 characters) */
 };
 
 /* Runs wf of service s with input as the request parameters (an object:

@@ -78,3 +78,311 @@ def error_of(stderr):
         if line.startswith("{"):
             return json.loads(line)["error"]
     raise AssertionError("no error object in: " + stderr)
+
+
+# ---- `braid serve` behind a real nginx (tests/integration/test_serve_*.py) ----
+#
+# Each Served is one `braid serve` master listening on a unix socket in a
+# temporary folder, logging JSON lines to a file there, with its admin
+# endpoint on a free loopback port, and an nginx in front of it that
+# includes docker/nginx/braid_fastcgi.conf (the shipped settings) and
+# listens on another free loopback port.
+
+import http.client
+import signal
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+NGINX_FASTCGI_CONF = os.path.join(ROOT, "docker", "nginx", "braid_fastcgi.conf")
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(cond, timeout=10.0, interval=0.02, what="condition"):
+    """Polls cond() until it returns a true value (returned), or fails."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(interval)
+
+
+def http_request(port, method, path, body=None, headers=None, timeout=30):
+    """One request on a fresh connection: (status, {lower-case header: value}, body bytes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()
+
+
+class Served:
+    """A running `braid serve DIR` with nginx in front (see above)."""
+
+    def __init__(self, tmp, directory, flags=(), env=None, workers=2, spawner=None, tcp=False):
+        self.tmp = str(tmp)
+        os.makedirs(self.tmp, exist_ok=True)
+        self.dir = directory
+        self.sock = os.path.join(self.tmp, "braid.sock")
+        # fastcgi_pass target: the unix socket, or a loopback TCP port.
+        self.upstream = "127.0.0.1:%d" % free_port() if tcp else "unix:" + self.sock
+        self.log = os.path.join(self.tmp, "braid.log")
+        self.admin_port = free_port()
+        self.port = None
+        self.nginx = None
+        cmd = [BRAID, "serve", directory, "--workers", str(workers),
+               "--admin", "127.0.0.1:%d" % self.admin_port, "--log-file", self.log, *flags]
+        if spawner is None:
+            cmd += ["--listen", self.upstream, "--socket-mode", "0666"]
+        else:
+            cmd = [*spawner(self.sock), "--", *cmd]
+        self.stderr = open(os.path.join(self.tmp, "braid.stderr"), "w+")
+        full_env = dict(os.environ)
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.stderr,
+                                     env=full_env)
+        self.wait_workers(workers)
+        self.start_nginx()
+
+    # -- the servers --------------------------------------------------------
+
+    def start_nginx(self):
+        self.port = free_port()
+        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            os.makedirs(os.path.join(self.tmp, "nginx", sub), exist_ok=True)
+        conf = os.path.join(self.tmp, "nginx", "nginx.conf")
+        t = os.path.join(self.tmp, "nginx")
+        with open(conf, "w") as f:
+            f.write("""daemon off;
+%(user)s
+worker_processes 1;
+pid %(t)s/nginx.pid;
+error_log %(t)s/error.log info;
+events { worker_connections 512; }
+http {
+    access_log off;
+    client_body_temp_path %(t)s/body;
+    proxy_temp_path %(t)s/proxy;
+    fastcgi_temp_path %(t)s/fastcgi;
+    uwsgi_temp_path %(t)s/uwsgi;
+    scgi_temp_path %(t)s/scgi;
+    server {
+        listen 127.0.0.1:%(port)d;
+        location / {
+            include %(inc)s;
+            fastcgi_pass %(upstream)s;
+        }
+    }
+}
+""" % {"t": t, "port": self.port, "inc": NGINX_FASTCGI_CONF, "upstream": self.upstream,
+       # nginx's workers run as nobody when started by root; the socket
+       # lives in a folder only its owner may enter.
+       "user": "user root;" if os.geteuid() == 0 else ""})
+        self.nginx = subprocess.Popen(["nginx", "-p", t, "-c", conf],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def up():
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return True
+            except OSError:
+                assert self.nginx.poll() is None, "nginx exited: " + self.nginx_errors()
+                return False
+        wait_for(up, 10, what="nginx")
+
+    def nginx_errors(self):
+        try:
+            with open(os.path.join(self.tmp, "nginx", "error.log")) as f:
+                return f.read()[-3000:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout=20):
+        """Drains braid (SIGTERM) and stops nginx; returns braid's exit status."""
+        rc = None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                rc = self.proc.wait()
+        else:
+            rc = self.proc.returncode
+        if self.nginx and self.nginx.poll() is None:
+            self.nginx.terminate()
+            try:
+                self.nginx.wait(10)
+            except subprocess.TimeoutExpired:
+                self.nginx.kill()
+                self.nginx.wait()
+        self.stderr.close()
+        return rc
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    # -- requests --------------------------------------------------------------
+
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        return http_request(self.port, method, path, body, headers, timeout)
+
+    def get(self, path, headers=None, timeout=30):
+        return self.request("GET", path, headers=headers, timeout=timeout)
+
+    def json(self, method, path, body=None, headers=None, timeout=30):
+        """(status, parsed JSON body, headers)."""
+        st, hd, data = self.request(method, path, body, headers, timeout)
+        return st, json.loads(data), hd
+
+    def admin(self, path, method="GET"):
+        return http_request(self.admin_port, method, path, timeout=10)
+
+    def status(self):
+        st, _, data = self.admin("/status")
+        assert st == 200
+        return json.loads(data)
+
+    def workers(self, state=None):
+        """pids of the workers (in that state)."""
+        return [w["pid"] for w in self.status()["workers"] if state in (None, w["state"])]
+
+    def wait_workers(self, n, timeout=15, exclude=()):
+        """Waits until n workers are idle (none of them in exclude)."""
+        def ready():
+            assert self.proc.poll() is None, "braid serve exited: " + self.stderr_text()
+            try:
+                idle = [p for p in self.workers("idle") if p not in exclude]
+            except (OSError, AssertionError, ValueError, http.client.HTTPException):
+                return None
+            return idle if len(idle) >= n else None
+        return wait_for(ready, timeout, what="%d idle workers" % n)
+
+    def stderr_text(self):
+        self.stderr.flush()
+        with open(self.stderr.name) as f:
+            return f.read()
+
+    def log_lines(self):
+        """Every JSON line logged so far."""
+        out = []
+        try:
+            with open(self.log) as f:
+                for line in f:
+                    if line.strip():
+                        out.append(json.loads(line))
+        except FileNotFoundError:
+            pass
+        return out
+
+    def events(self, name):
+        return [e for e in self.log_lines() if e.get("event") == name]
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """serve(directory, *flags, env=None, workers=2, spawner=None, tcp=False) → a Served,
+    stopped (drained) at the end of the test."""
+    started = []
+
+    def make(directory, *flags, env=None, workers=2, spawner=None, tcp=False):
+        s = Served(tmp_path / ("serve%d" % len(started)), directory, flags, env=env,
+                   workers=workers, spawner=spawner, tcp=tcp)
+        started.append(s)
+        return s
+    yield make
+    for s in started:
+        s.stop()
+
+
+def concurrently(fn, args, threads=8, timeout=60):
+    """Runs fn(arg) for each arg on a bounded thread pool; returns the results
+    in order (an exception is returned as its value, not raised)."""
+    def safe(a):
+        try:
+            return fn(a)
+        except Exception as e:  # noqa: BLE001 — the caller counts failures
+            return e
+    with ThreadPoolExecutor(max_workers=threads) as ex:
+        futs = [ex.submit(safe, a) for a in args]
+        return [f.result(timeout=timeout) for f in futs]
+
+
+FN_ECHO = "import json\ndef handler(event, context):\n    return json.loads(event)\n"
+
+
+def standard_service(service, backend, extra=None):
+    """A service directory for the serve tests: workflows
+      echo     GET/POST → START as given ({"n": int} declared, optional)
+      user     GET /users/{uid} → {"user_id", "name"} (uid: int, required)
+      fwd      GET → the backend's /echo of the API call (headers included)
+      slow     GET → the backend's /slow?ms=MS (api timeout 10 s)
+      slowapi  GET → /slow?ms=MS through an API with a 300 ms timeout
+      dead     GET → an API on a closed port
+      crash    GET → a function that raises
+      spin     GET → a function that loops past its 300 ms limit
+      postonly POST only → START
+    plus extra {relative path: content}."""
+    files = {
+        "apis/user.json": {"url": backend + "/users/{id}", "method": "GET",
+                           "params": {"id": {"in": "path", "type": "int", "required": True}}},
+        "apis/echo.json": {"url": backend + "/echo", "method": "GET"},
+        "apis/slow.json": {"url": backend + "/slow", "method": "GET", "timeout_ms": 10000,
+                           "params": {"ms": {"in": "query", "type": "int"}}},
+        "apis/slowapi.json": {"url": backend + "/slow", "method": "GET", "timeout_ms": 300,
+                              "params": {"ms": {"in": "query", "type": "int"}}},
+        "apis/dead.json": {"url": "http://127.0.0.1:%d/x" % free_port(), "method": "GET",
+                           "timeout_ms": 1000},
+        "functions/echo.py": FN_ECHO,
+        "functions/crash.py": "def handler(event, context):\n    raise RuntimeError('boom')\n",
+        "functions/spin.py": "def handler(event, context):\n    while True:\n        pass\n",
+        "functions/spin.json": {"timeout_ms": 300},
+        "workflows/echo.json": {
+            "params": {"n": {"type": "int"}},
+            "nodes": [{"id": "F", "type": "function", "function": "echo"}],
+            "edges": [["START", "F"], ["F", "END"]]},
+        "workflows/user.json": {
+            "params": {"uid": {"type": "int", "required": True}},
+            "nodes": [{"id": "A", "type": "api", "api": "user", "params": {"id": "${START.uid}"},
+                       "output": {"user_id": "$.data[0].id", "name": "$.data[0].name"}}],
+            "edges": [["START", "A"], ["A", "END"]]},
+        "workflows/fwd.json": {
+            "nodes": [{"id": "A", "type": "api", "api": "echo"}],
+            "edges": [["START", "A"], ["A", "END"]]},
+        "workflows/slow.json": {
+            "timeout_ms": 20000,
+            "nodes": [{"id": "A", "type": "api", "api": "slow"}],
+            "edges": [["START", "A"], ["A", "END"]]},
+        "workflows/slowapi.json": {
+            "nodes": [{"id": "A", "type": "api", "api": "slowapi"}],
+            "edges": [["START", "A"], ["A", "END"]]},
+        "workflows/dead.json": {
+            "nodes": [{"id": "A", "type": "api", "api": "dead"}],
+            "edges": [["START", "A"], ["A", "END"]]},
+        "workflows/crash.json": {
+            "nodes": [{"id": "F", "type": "function", "function": "crash"}],
+            "edges": [["START", "F"], ["F", "END"]]},
+        "workflows/spin.json": {
+            "nodes": [{"id": "F", "type": "function", "function": "spin"}],
+            "edges": [["START", "F"], ["F", "END"]]},
+        "workflows/postonly.json": {
+            "methods": ["POST"],
+            "nodes": [{"id": "F", "type": "function", "function": "echo"}],
+            "edges": [["START", "F"], ["F", "END"]]},
+    }
+    files.update(extra or {})
+    return service(files)

@@ -1,0 +1,308 @@
+/* worker.c — a worker's life: set-up after fork, the accept loop, exit
+ * (worker.h). */
+#include "worker.h"
+
+#include <errno.h>
+#include <fcgiapp.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "exec.h"
+#include "fnrunner.h"
+#include "log.h"
+#include "request.h"
+#include "sandbox.h"
+#include "worker_seccomp.h"
+
+/* After a stop signal, queued connections are still answered this long. */
+#define STOP_SERVE_QUEUED_US (3 * 1000 * 1000)
+
+static volatile sig_atomic_t stop_requested, retire_requested, reopen_requested;
+static int wake_fd = -1;
+
+static void wake(void)
+{
+    int saved = errno;
+    char c = 0;
+    if (wake_fd >= 0 && write(wake_fd, &c, 1) < 0) {
+        /* full pipe: a wake-up is already pending */
+    }
+    errno = saved;
+}
+
+/* No FCGX_ShutdownPending() here: this worker never blocks inside
+ * libfcgi's accept (it waits in epoll, which the pipe wakes), and libfcgi
+ * would then refuse the connections already queued on the socket, which
+ * the front server has sent and would answer with a 502. */
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+    wake();
+}
+
+/* SIGUSR2 from the master after a reload: a newer generation is accepting,
+ * so leave right after the request in hand; the queue is theirs. */
+static void on_retire(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+    retire_requested = 1;
+    wake();
+}
+
+static void on_reopen(int sig)
+{
+    (void)sig;
+    reopen_requested = 1;
+    wake();
+}
+
+/* Handlers without SA_RESTART: a signal ends a wait at once.  While a
+ * request is being answered these signals are blocked instead (see the
+ * loop), so that no read or write of the request sees EINTR. */
+static int install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_handler = on_stop;
+    int rc = sigaction(SIGTERM, &sa, NULL) | sigaction(SIGINT, &sa, NULL) |
+             sigaction(SIGQUIT, &sa, NULL);
+    sa.sa_handler = on_retire;
+    rc |= sigaction(SIGUSR2, &sa, NULL);
+    sa.sa_handler = on_reopen;
+    rc |= sigaction(SIGUSR1, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    rc |= sigaction(SIGHUP, &sa, NULL) | sigaction(SIGPIPE, &sa, NULL);
+    /* The sandbox pool reaps its own children by pid: SIGCHLD must not be
+     * ignored here (the master's handler is not inherited usefully). */
+    sa.sa_handler = SIG_DFL;
+    rc |= sigaction(SIGCHLD, &sa, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    rc |= sigprocmask(SIG_SETMASK, &none, NULL);
+    return rc ? -1 : 0;
+}
+
+static void fail_event(const char *what, const char *msg)
+{
+    struct json_object *f = json_object_new_object();
+    json_object_object_add(f, "stage", json_object_new_string(what));
+    json_object_object_add(f, "reason", json_object_new_string(msg));
+    brd_log_event("worker_error", f);
+}
+
+static void set_state(struct brd_sb_slot *slot, uint32_t st)
+{
+    brd_sb_store32(&slot->state, st);
+}
+
+/* The loop proper; returns the exit status. */
+static int serve(const struct brd_worker_args *a, struct brd_engine *engine, const int *sb_index,
+                 int wake_r)
+{
+    struct brd_sb_slot *slot = &a->sb->slots[a->slot];
+    FCGX_Request req;
+    if (FCGX_InitRequest(&req, a->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+        fail_event("fastcgi", "FCGX_InitRequest failed");
+        return BRD_WORKER_EXIT_FAILED;
+    }
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event lev = {.events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = a->listen_fd};
+    struct epoll_event wev = {.events = EPOLLIN, .data.fd = wake_r};
+    if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, a->listen_fd, &lev) != 0 ||
+        epoll_ctl(ep, EPOLL_CTL_ADD, wake_r, &wev) != 0) {
+        fail_event("epoll", strerror(errno));
+        if (ep >= 0)
+            close(ep);
+        return BRD_WORKER_EXIT_FAILED;
+    }
+    struct brd_request_env env = {
+        .engine = engine,
+        .service = a->service,
+        .base_path = a->cfg->base_path,
+        .max_body = a->cfg->max_body,
+        .debug = a->cfg->debug,
+        .busy_workflow = &slot->workflow,
+        .sb_index = sb_index,
+    };
+    sigset_t hold;
+    sigemptyset(&hold);
+    sigaddset(&hold, SIGTERM);
+    sigaddset(&hold, SIGINT);
+    sigaddset(&hold, SIGQUIT);
+    sigaddset(&hold, SIGUSR1);
+    sigaddset(&hold, SIGUSR2);
+
+    long served = 0;
+    int status = BRD_WORKER_EXIT_OK;
+    int64_t stop_at = 0;
+    brd_sb_storei64(&slot->ready_us, brd_now_us());
+    set_state(slot, BRD_SB_IDLE);
+    for (;;) {
+        /* Told to stop: answer what is already queued on the socket (the
+         * front server sent those before the stop), briefly, then leave. */
+        if (retire_requested)
+            break;
+        if (stop_requested && !stop_at)
+            stop_at = brd_now_us();
+        if (stop_at && brd_now_us() - stop_at > STOP_SERVE_QUEUED_US)
+            break;
+        if (reopen_requested) {
+            reopen_requested = 0;
+            struct brd_error err;
+            if (brd_log_reopen(&err) != 0)
+                fail_event("log", err.msg);
+        }
+        if (a->cfg->max_requests > 0 && served >= a->cfg->max_requests)
+            break; /* recycled: the master starts a fresh one */
+        if (!brd_fnrunner_usable()) {
+            fail_event("sandbox", "the function sandbox cannot be restarted in this worker");
+            status = BRD_WORKER_EXIT_SANDBOX;
+            break;
+        }
+        struct epoll_event ev[2];
+        int n = epoll_wait(ep, ev, 2, stop_at ? 0 : 1000);
+        if (n < 0 && errno != EINTR) {
+            fail_event("epoll", strerror(errno));
+            status = BRD_WORKER_EXIT_FAILED;
+            break;
+        }
+        bool incoming = false;
+        for (int i = 0; i < n; i++) {
+            if (ev[i].data.fd == wake_r) {
+                char buf[64];
+                while (read(wake_r, buf, sizeof buf) > 0) {
+                }
+            } else {
+                incoming = true;
+            }
+        }
+        if (!incoming) {
+            if (stop_at && n >= 0)
+                break; /* nothing queued any more */
+            continue;
+        }
+
+        sigset_t old;
+        sigprocmask(SIG_BLOCK, &hold, &old);
+        int64_t t0 = brd_now_us();
+        __atomic_store_n(&slot->workflow, -1, __ATOMIC_RELAXED);
+        brd_sb_storei64(&slot->busy_since_us, t0);
+        set_state(slot, BRD_SB_BUSY);
+        int rc = FCGX_Accept_r(&req);
+        if (rc < 0) {
+            brd_sb_storei64(&slot->busy_since_us, 0);
+            set_state(slot, BRD_SB_IDLE);
+            sigprocmask(SIG_SETMASK, &old, NULL);
+            int e = -rc;
+            if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR || e == ECONNABORTED)
+                continue; /* another worker took it, or the client left */
+            if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+                fail_event("accept", strerror(e));
+                struct timespec pause = {0, 100 * 1000 * 1000};
+                nanosleep(&pause, NULL);
+                continue;
+            }
+            fail_event("accept", e > 0 ? strerror(e) : "FCGX_Accept_r failed");
+            status = BRD_WORKER_EXIT_FAILED;
+            break;
+        }
+        struct brd_request_outcome out;
+        brd_request_handle(&env, &req, &out);
+        FCGX_Finish_r(&req);
+        /* One request per connection: a kept-alive FastCGI connection
+         * (nginx fastcgi_keep_conn) would pin this worker to one client. */
+        if (req.ipcFd >= 0) {
+            close(req.ipcFd);
+            req.ipcFd = -1;
+        }
+        int64_t dur = brd_now_us() - t0;
+        served++;
+        int code = out.code;
+        if (code > BRD_E_INTERNAL) /* SYNTAX, NOMEM, ...: all INTERNAL to a client */
+            code = BRD_E_INTERNAL;
+        brd_scoreboard_record(a->sb, out.sb_workflow, code, dur);
+        __atomic_store_n(&slot->requests, (uint64_t)served, __ATOMIC_RELAXED);
+        brd_sb_storei64(&slot->busy_since_us, 0);
+        set_state(slot, BRD_SB_IDLE);
+        struct brd_log_request line = {
+            out.request_id, out.method, out.path,
+            out.workflow >= 0 ? a->service->workflows[out.workflow]->name : NULL,
+            out.status, dur, out.code == BRD_OK ? NULL : brd_code_name(out.code),
+        };
+        brd_log_request(&line);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+    }
+    set_state(slot, BRD_SB_EXITING);
+    close(ep);
+    return status;
+}
+
+int brd_worker_run(const struct brd_worker_args *a)
+{
+    struct brd_sb_slot *slot = &a->sb->slots[a->slot];
+    /* Its own process group: a Ctrl-C at the terminal reaches the master
+     * only, which then drains the workers in order. */
+    setpgid(0, 0);
+    /* A master that dies without draining still stops its workers. */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != a->master)
+        return BRD_WORKER_EXIT_OK;
+    int pipefd[2];
+    if (pipe2(pipefd, O_NONBLOCK | O_CLOEXEC) != 0) {
+        fail_event("start", strerror(errno));
+        return BRD_WORKER_EXIT_FAILED;
+    }
+    wake_fd = pipefd[1];
+    if (install_signals() != 0) {
+        fail_event("start", "cannot install signal handlers");
+        return BRD_WORKER_EXIT_FAILED;
+    }
+    brd_sandbox_after_fork();
+
+    int status = BRD_WORKER_EXIT_FAILED;
+    struct brd_error err;
+    brd_error_clear(&err);
+    struct brd_engine *engine = NULL;
+    int *sb_index = calloc(a->service->nworkflows + 1, sizeof *sb_index);
+    if (!sb_index) {
+        fail_event("start", "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < a->service->nworkflows; i++) {
+        int k = brd_scoreboard_workflow_find(a->sb, a->service->workflows[i]->name);
+        sb_index[i] = k >= 0 ? k : BRD_SB_UNROUTED;
+    }
+    if (brd_engine_new(&engine, &err) != 0) {
+        fail_event("engine", err.msg);
+        goto out;
+    }
+    /* The pool's zygote is exec'd: it must exist before the filter below
+     * forbids execve. */
+    if (brd_fnrunner_prewarm(a->service->functions, a->service->nfunctions, &err) != 0) {
+        fail_event("sandbox", err.msg);
+        goto out;
+    }
+    if (brd_worker_seccomp_install(&err) != 0) {
+        fail_event("seccomp", err.msg);
+        goto out;
+    }
+    status = serve(a, engine, sb_index, pipefd[0]);
+out:
+    set_state(slot, BRD_SB_EXITING);
+    brd_engine_free(engine);
+    brd_fnrunner_shutdown();
+    free(sb_index);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    wake_fd = -1;
+    return status;
+}
