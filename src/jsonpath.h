@@ -63,11 +63,23 @@ struct json_object *brd_nodelist_value(const struct brd_nodelist *list, size_t i
 int brd_nodelist_path(const struct brd_nodelist *list, size_t i, char **out,
                       struct brd_error *err);
 
+/* Bounds the work of one evaluation into list: every node selected (at any
+ * filter depth) and every array or object a descendant segment walks
+ * through is one step.  RFC 9535 queries can do work polynomial in the
+ * document with a degree that grows with nesting ("$..[?@..[?@..*]]"), so
+ * an evaluation past the limit stops with an error instead of running
+ * away.  0 restores the default.  The default allows well over any
+ * ordinary query on a multi-megabyte document. */
+#define BRD_JSONPATH_DEFAULT_LIMIT ((size_t)1 << 24)
+void brd_nodelist_set_limit(struct brd_nodelist *list, size_t max_steps);
+
 /* Record each node's location so that brd_nodelist_path works. */
 #define BRD_JSONPATH_PATHS 1u
 
 /* Evaluates q against root (any JSON value, NULL = null).  Clears list
- * first and reuses its storage.  Fails only when memory runs out. */
+ * first and reuses its storage.  Fails (leaving the list empty) when memory
+ * runs out (BRD_E_NOMEM) or when the evaluation exceeds the list's step
+ * limit (BRD_E_INTERNAL, see brd_nodelist_set_limit). */
 int brd_jsonpath_eval(const struct brd_jsonpath *q, struct json_object *root,
                       struct brd_nodelist *list, unsigned flags, struct brd_error *err);
 

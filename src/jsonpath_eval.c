@@ -8,8 +8,21 @@
 
 /* ---- buffers ------------------------------------------------------------ */
 
+/* Counts one step of work against the nodelist's limit. */
+static int spend(struct jp_eval *ev)
+{
+    struct brd_nodelist *l = ev->list;
+    if (++l->work <= l->limit)
+        return 0;
+    return brd_error_set(ev->err, BRD_E_INTERNAL,
+                         "JSONPath evaluation stopped after %zu steps (the nodelist's limit)",
+                         l->limit);
+}
+
 static int buf_push(struct jp_eval *ev, struct jp_buf *b, struct json_object *v, size_t step)
 {
+    if (spend(ev) != 0)
+        return -1;
     if (b->len == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 16;
         struct jp_node *bigger = realloc(b->n, cap * sizeof *bigger);
@@ -133,7 +146,7 @@ static int select_one(struct jp_eval *ev, const struct jp_sel *s, struct json_ob
             for (size_t i = 0; i < n; i++) {
                 struct json_object *child = json_object_array_get_idx(v, i);
                 if (s->kind == JP_SEL_FILTER) {
-                    int r = eval_logical(ev, s->u.filter, child);
+                    int r = spend(ev) != 0 ? -1 : eval_logical(ev, s->u.filter, child);
                     if (r < 0)
                         return -1;
                     if (!r)
@@ -147,7 +160,7 @@ static int select_one(struct jp_eval *ev, const struct jp_sel *s, struct json_ob
                  ent = lh_entry_next(ent)) {
                 struct json_object *child = lh_entry_v(ent);
                 if (s->kind == JP_SEL_FILTER) {
-                    int r = eval_logical(ev, s->u.filter, child);
+                    int r = spend(ev) != 0 ? -1 : eval_logical(ev, s->u.filter, child);
                     if (r < 0)
                         return -1;
                     if (!r)
@@ -179,7 +192,7 @@ static int select_all(struct jp_eval *ev, const struct jp_seg *seg, struct json_
 static int descend(struct jp_eval *ev, const struct jp_seg *seg, struct json_object *v,
                    size_t step, bool paths, struct jp_buf *next)
 {
-    if (select_all(ev, seg, v, step, paths, next) != 0)
+    if (spend(ev) != 0 || select_all(ev, seg, v, step, paths, next) != 0)
         return -1;
     if (json_object_is_type(v, json_type_array)) {
         size_t n = json_object_array_length(v);
@@ -438,6 +451,11 @@ void brd_nodelist_free(struct brd_nodelist *list)
     free(list);
 }
 
+void brd_nodelist_set_limit(struct brd_nodelist *list, size_t max_steps)
+{
+    list->limit = max_steps ? max_steps : BRD_JSONPATH_DEFAULT_LIMIT;
+}
+
 static const struct jp_buf *result(const struct brd_nodelist *list)
 {
     return list->npairs ? &list->pairs[0].b[list->result] : NULL;
@@ -471,6 +489,9 @@ int brd_jsonpath_eval(const struct brd_jsonpath *q, struct json_object *root,
         list->npairs = need;
     }
     list->nsteps = 0;
+    list->work = 0;
+    if (!list->limit)
+        list->limit = BRD_JSONPATH_DEFAULT_LIMIT;
     list->has_paths = (flags & BRD_JSONPATH_PATHS) != 0;
     list->result = 0;
     struct jp_buf *res;

@@ -204,6 +204,7 @@ struct brd_nodelist {
     bool has_paths;
     struct jp_step *steps;
     size_t nsteps, capsteps;
+    size_t limit, work;              /* step limit (0 = default) and steps used so far */
     pcre2_match_data *md;            /* created on first match()/search() */
     pcre2_match_context *mctx;
 };

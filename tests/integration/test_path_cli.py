@@ -165,3 +165,13 @@ def test_output_is_compact_with_unicode_and_escapes():
     proc = run(["$.*"], stdin=doc)
     assert b" " not in proc.stdout
     assert json_eq(json.loads(proc.stdout), ["é/\"", [1.5, 0, 1e300]])
+
+
+def test_runaway_query_stops_with_exit_1():
+    # Nested descendant filters do work N^k in the document's size; the
+    # engine's step limit stops them (found by fuzz_jsonpath).
+    doc = json.dumps({"a": [1, [2, [3, [4]]], {"b": {"c": list(range(20))}}]}).encode()
+    proc = run(["$..[?$..[?$..[?$..[?$..[?$..*]]]]]"], stdin=doc)
+    assert proc.returncode == 1
+    assert b"stopped after" in proc.stderr
+    assert proc.stdout == b""

@@ -531,6 +531,38 @@ static void iregexp_translation(void **state)
     assert_null(out);
 }
 
+/* Found by fuzz_jsonpath: nested descendant filters do work N^k in the
+ * size of the document, and an evaluation ran for minutes.  The nodelist's
+ * step limit now stops it with an error. */
+static void runaway_evaluation_stops_at_the_step_limit(void **state)
+{
+    (void)state;
+    struct json_object *doc = parse("{\"a\":[1,[2,[3]],{\"b\":{\"c\":[4,5,6]}}],\"d\":[7,8,9,10]}");
+    struct brd_jsonpath *nested = compile("$..[?$..[?$..[?$..[?$..*]]]]");
+    struct brd_jsonpath *plain = compile("$.d[*]");
+    struct brd_nodelist *list = brd_nodelist_new();
+    struct brd_error err;
+    brd_nodelist_set_limit(list, 100000);
+    assert_int_equal(brd_jsonpath_eval(nested, doc, list, 0, &err), -1);
+    assert_int_equal(err.code, BRD_E_INTERNAL);
+    assert_non_null(strstr(err.msg, "stopped after 100000 steps"));
+    assert_int_equal(brd_nodelist_count(list), 0);
+    /* The list is fine afterwards.  "$.d[*]" is 6 steps: $, d and its 4 children. */
+    brd_nodelist_set_limit(list, 6);
+    assert_int_equal(brd_jsonpath_eval(plain, doc, list, BRD_JSONPATH_PATHS, &err), 0);
+    assert_int_equal(brd_nodelist_count(list), 4);
+    brd_nodelist_set_limit(list, 5);
+    assert_int_equal(brd_jsonpath_eval(plain, doc, list, 0, &err), -1);
+    assert_int_equal(brd_nodelist_count(list), 0);
+    brd_nodelist_set_limit(list, 0);        /* back to the default */
+    assert_int_equal(brd_jsonpath_eval(plain, doc, list, 0, &err), 0);
+    assert_int_equal(brd_nodelist_count(list), 4);
+    brd_nodelist_free(list);
+    brd_jsonpath_free(nested);
+    brd_jsonpath_free(plain);
+    json_object_put(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -546,6 +578,7 @@ int main(void)
         cmocka_unit_test(compile_prefix_stops_at_the_end_of_the_query),
         cmocka_unit_test(filter_semantics_beyond_the_cts),
         cmocka_unit_test(iregexp_translation),
+        cmocka_unit_test(runaway_evaluation_stops_at_the_step_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
