@@ -1,6 +1,8 @@
 /* cli.c — helpers shared by the subcommands (see cli.h). */
 #include "cli.h"
 
+#include "file.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,43 +10,11 @@
 
 int brd_cli_read_file(const char *path, char **buf, size_t *len, struct brd_error *err)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f)
-        return brd_error_set(err, BRD_E_IO, "cannot open %s: %s", path, strerror(errno));
-    size_t cap = 8192, n = 0;
-    char *data = malloc(cap);
-    if (!data) {
-        if (f != stdin)
-            fclose(f);
-        return brd_error_nomem(err);
+    if (brd_file_read(path, 0, buf, len, err) != 0) {
+        if (err)
+            err->pos = -1;
+        return brd_error_prefix(err, "%s", path);
     }
-    for (;;) {
-        if (cap - n < 4096) {
-            char *bigger = realloc(data, cap * 2);
-            if (!bigger) {
-                free(data);
-                if (f != stdin)
-                    fclose(f);
-                return brd_error_nomem(err);
-            }
-            data = bigger;
-            cap *= 2;
-        }
-        size_t got = fread(data + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int failed = ferror(f);
-    if (f != stdin)
-        fclose(f);
-    if (failed) {
-        free(data);
-        return brd_error_set(err, BRD_E_IO, "cannot read %s", path);
-    }
-    data[n] = '\0';
-    *buf = data;
-    *len = n;
     return 0;
 }
 

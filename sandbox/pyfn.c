@@ -13,6 +13,8 @@
 
 #include "internal.h"
 #include "jsonutil.h"
+#include "file.h"
+#include "name.h"
 #include "sandbox.h"
 
 struct brd_sbx_global brd_sbx_g;
@@ -454,66 +456,25 @@ int brd_pyfn_compile(const char *name, const char *path, const char *src, size_t
     return 0;
 }
 
-static bool valid_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (n < 1 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-'))
-            return false;
-    }
-    return true;
-}
-
-/* Reads a whole file; 1 when it does not exist. */
+/* Reads a whole file (at most 64 MiB); 1 when it does not exist. */
 static int read_all(const char *path, char **buf, size_t *len, struct brd_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errno == ENOENT)
-            return 1;
-        return brd_error_set(err, BRD_E_LOAD, "%s: cannot open: %s", path, strerror(errno));
+    if (brd_file_read(path, (size_t)64 << 20, buf, len, err) == 0)
+        return 0;
+    if (err && err->pos == ENOENT)
+        return 1;
+    if (err) {
+        err->code = BRD_E_LOAD;
+        err->pos = -1;
     }
-    size_t cap = 4096, n = 0;
-    char *data = malloc(cap);
-    while (data) {
-        if (n + 1 >= cap) {
-            char *bigger = cap > (64u << 20) ? NULL : realloc(data, cap * 2);
-            if (!bigger) {
-                free(data);
-                data = NULL;
-                break;
-            }
-            data = bigger;
-            cap *= 2;
-        }
-        size_t got = fread(data + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    bool failed = ferror(f);
-    fclose(f);
-    if (!data)
-        return brd_error_set(err, BRD_E_LOAD, "%s: too large or out of memory", path);
-    if (failed) {
-        free(data);
-        return brd_error_set(err, BRD_E_LOAD, "%s: read error", path);
-    }
-    data[n] = '\0';
-    *buf = data;
-    *len = n;
-    return 0;
+    return brd_error_prefix(err, "%s", path);
 }
 
 int brd_pyfn_load(const char *dir, const char *name, struct brd_pyfn **out,
                   struct brd_error *err)
 {
     *out = NULL;
-    if (!valid_name(name))
+    if (!brd_valid_name(name))
         return brd_error_set(err, BRD_E_LOAD,
                              "invalid function name '%.80s': names match [A-Za-z0-9_-]{1,64}", name);
     char path[PATH_MAX], jpath[PATH_MAX];

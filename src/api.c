@@ -131,17 +131,6 @@ nomem:
 
 /* ---- field checks --------------------------------------------------------------------- */
 
-static bool valid_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > BRD_NAME_MAX)
-        return false;
-    for (; *s; s++)
-        if (!brd_is_name_char((unsigned char)*s))
-            return false;
-    return true;
-}
-
 static bool is_tchar(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -404,7 +393,7 @@ int brd_api_load(const char *dir, const char *name, struct brd_api **out, struct
 {
     *out = NULL;
     char file[BRD_NAME_MAX + 32];
-    if (!valid_name(name))
+    if (!brd_valid_name(name))
         return brd_diag_add(d, "apis/%.80s.json: an API name must be 1 to %d of A-Z a-z 0-9 _ -", name,
                             BRD_NAME_MAX);
     snprintf(file, sizeof file, "apis/%s.json", name);
@@ -456,7 +445,7 @@ int brd_api_load(const char *dir, const char *name, struct brd_api **out, struct
         } else if (!strcmp(key, "retry")) {
             rc |= load_retry(api, val, d);
         } else if (!strcmp(key, "filter")) {
-            if (!json_object_is_type(val, json_type_string) || !valid_name(json_object_get_string(val)))
+            if (!json_object_is_type(val, json_type_string) || !brd_valid_name(json_object_get_string(val)))
                 rc = brd_diag_add(d, "%s: filter: must be the name of a function in functions/, got %s", file,
                                   brd_json_compact(val, NULL));
             else if (!(api->filter = strdup(json_object_get_string(val))))

@@ -1,6 +1,8 @@
 /* jsonutil.c — shared JSON helpers over json-c (see jsonutil.h). */
 #include "jsonutil.h"
 
+#include "file.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -194,35 +196,10 @@ int brd_json_parse(const char *text, size_t len, struct json_object **out,
 int brd_json_read_file(const char *path, struct json_object **out, struct brd_error *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return brd_error_set(err, BRD_E_IO, "cannot open: %s", strerror(errno));
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0)
-            break;
-        if (len == cap) {
-            char *bigger = realloc(buf, cap * 2);
-            if (!bigger) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-    }
-    int failed = ferror(f);
-    fclose(f);
-    if (!buf)
-        return brd_error_nomem(err);
-    if (failed) {
-        free(buf);
-        return brd_error_set(err, BRD_E_IO, "cannot read: %s", strerror(errno));
-    }
+    char *buf;
+    size_t len;
+    if (brd_file_read(path, 0, &buf, &len, err) != 0)
+        return -1;
     int rc = brd_json_parse(buf, len, out, err);
     free(buf);
     return rc;

@@ -14,8 +14,7 @@
 #include "error.h"
 #include "jsonpath.h"
 #include "jsonutil.h"
-
-#define BRD_NAME_MAX 64
+#include "name.h"
 
 struct brd_ref {
     char id[BRD_NAME_MAX + 1];   /* node id or "START" */
@@ -43,12 +42,5 @@ typedef int (*brd_ref_lookup_fn)(void *ctx, const struct brd_ref *ref,
  * *out is a new reference. */
 int brd_ref_value(const struct brd_ref *ref, struct json_object *output,
                   struct json_object **out, struct brd_error *err);
-
-/* True when c may appear in a node id ([A-Za-z0-9_-]). */
-static inline int brd_is_name_char(int c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
-}
 
 #endif

@@ -16,16 +16,6 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static bool valid_name(const char *s, size_t n)
-{
-    if (n == 0 || n > BRD_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!brd_is_name_char((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
 /* The sorted names of dir/sub/NAME.ext (ext with its dot).  A missing
  * folder is an empty list; a file whose name is not a valid name is a
  * problem. */
@@ -49,7 +39,7 @@ static int list_names(const char *dir, const char *sub, const char *ext, char **
         size_t n = strlen(de->d_name);
         if (de->d_name[0] == '.' || n <= extlen || strcmp(de->d_name + n - extlen, ext) != 0)
             continue;
-        if (!valid_name(de->d_name, n - extlen)) {
+        if (!brd_valid_name_n(de->d_name, n - extlen)) {
             brd_diag_add(d, "%s/%s: the name must match [A-Za-z0-9_-]{1,64}", sub, de->d_name);
             continue;
         }

@@ -34,17 +34,6 @@ static bool failed(const struct loader *L)
     return L->d->count > L->errors_at_start || L->d->nomem;
 }
 
-static bool valid_name(const char *s)
-{
-    size_t n = strlen(s);
-    if (n == 0 || n > BRD_NAME_MAX)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!brd_is_name_char((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
 static bool in_list(const char *key, const char *const *allowed)
 {
     for (; *allowed; allowed++)
@@ -334,7 +323,7 @@ static void load_node_ids(struct loader *L, struct json_object *jnodes)
             continue;
         }
         const char *s = json_object_get_string(id);
-        if (!valid_name(s)) {
+        if (!brd_valid_name(s)) {
             problem(L, "nodes[%zu]: id \"%s\" must match [A-Za-z0-9_-]{1,64}", k, s);
             continue;
         }
