@@ -70,7 +70,7 @@ int brd_nodelist_path(const struct brd_nodelist *list, size_t i, char **out,
  * an evaluation past the limit stops with an error instead of running
  * away.  0 restores the default.  The default allows well over any
  * ordinary query on a multi-megabyte document. */
-#define BRD_JSONPATH_DEFAULT_LIMIT ((size_t)1 << 24)
+#define BRD_JSONPATH_DEFAULT_LIMIT ((size_t)1 << 22)
 void brd_nodelist_set_limit(struct brd_nodelist *list, size_t max_steps);
 
 /* Record each node's location so that brd_nodelist_path works. */
