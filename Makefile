@@ -27,7 +27,8 @@ LDLIBS_ALL := $(shell pkg-config --libs $(PKGS) python3-embed 2>/dev/null) -lsec
 DEB_PACKAGES := gcc make pkg-config clang libclang-rt-14-dev \
                 libjson-c-dev libpcre2-dev libcmocka-dev libcurl4-openssl-dev \
                 libpython3.11-dev libseccomp-dev \
-                python3 python3-pytest nginx libfcgi-dev spawn-fcgi
+                python3 python3-pytest nginx libfcgi-dev spawn-fcgi \
+                apache2 lighttpd wrk curl
 
 SRC_C      := $(sort $(wildcard src/*.c))
 SANDBOX_C  := $(sort $(wildcard sandbox/*.c))
@@ -55,14 +56,14 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-s
 
 .PHONY: seed-backend seed-backend-stop
 .PHONY: all build deps test test-unit test-asan test-conformance test-integration \
-        test-security test-fuzz fuzz bench run clean help
+        test-security test-fuzz fuzz bench bench-http run clean help
 
 all: build
 
 build: braid                                   ## build the braid binary (the default)
 
 help:                                          ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 22
+	@grep -hE '^[a-z-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | sed -E 's/:.*## /\t/' | expand -t 22
 
 deps:                                          ## install the Debian packages the build and tests need
 	@missing=$$(for p in $(DEB_PACKAGES); do \
@@ -185,6 +186,9 @@ $(BUILD)/bench/%: bench/%.c $(LIBS) $(BUILD)/obj/runtime/fnrunner.o
 bench: $(BENCH_BIN)                            ## print benchmark figures (not a test)
 	@for b in $(BENCH_BIN); do echo "== bench: $$b"; $$b; done
 
+bench-http: deps build $(BUILD)/bench/hello_fcgi  ## braid serve vs a libfcgi hello through nginx, wrk c=16/64 (BENCH_SECONDS=10)
+	@bench/run.sh
+
 SEED_RUN := $(CURDIR)/$(BUILD)/seed-backend
 
 seed-backend: deps                             ## start the seed example's backend (nginx, 127.0.0.1:8081) in the background
@@ -200,10 +204,12 @@ seed-backend: deps                             ## start the seed example's backe
 seed-backend-stop:                             ## stop the seed example's backend
 	@if [ -f $(SEED_RUN)/nginx.pid ]; then kill $$(cat $(SEED_RUN)/nginx.pid) 2>/dev/null; rm -f $(SEED_RUN)/nginx.pid; fi; echo "seed backend: stopped"
 
-run: deps build                                ## run Braid on the bundled example (see README)
-	@echo "make run: the server (braid serve + nginx) arrives with issue 5; for now try:"
-	@echo "  ./braid path '\$$.a[*]' <<< '{\"a\":[1,2,3]}'"
-	@echo "  ./braid expr '\$$.uid == 1' --input '{\"uid\":1}'"
+# The README's first command: the seed backend, `braid serve examples/seed`
+# and nginx in front, in the foreground until Ctrl-C (docker/run-local.sh).
+RUN_PORT ?=
+RUN_ADMIN_PORT ?=
+run: deps build                                ## serve the seed example through nginx on 127.0.0.1:8080 (Ctrl-C stops)
+	@RUN_PORT='$(RUN_PORT)' RUN_ADMIN_PORT='$(RUN_ADMIN_PORT)' docker/run-local.sh
 
 clean:                                         ## remove everything the build made
 	rm -rf $(BUILD) braid

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "error.h"
@@ -52,6 +53,14 @@ int brd_policy_load(const struct sock_filter *prog, unsigned short len);
 
 /* The call socket's descriptor number inside a sandboxed process. */
 #define BRD_SBX_FD 3
+
+/* RLIMIT_CPU's hard limit for a sandboxed process (seconds).  The soft
+ * limit starts at one call's budget and the owner raises it before each
+ * later call of a reused process; raising a soft limit up to the hard one
+ * needs no privilege (raising the hard one would need CAP_SYS_RESOURCE,
+ * which a worker does not have).  The process cannot change either: its
+ * seccomp filter allows no setrlimit/prlimit. */
+#define BRD_SBX_CPU_HARD ((rlim_t)24 * 3600)
 
 #define BRD_PROTO_MAGIC 0x31445242u        /* "BRD1" */
 

@@ -47,6 +47,7 @@ struct proc {                     /* one sandboxed process */
     clockid_t cpuclock;
     bool have_cpuclock;
     long cpu_limit;
+    bool retire;                  /* its CPU limit could not be raised: no more calls */
 };
 
 struct brd_sandbox_pool {
@@ -522,7 +523,7 @@ static void release(struct brd_sandbox_call *c, bool reusable)
     c->proc = NULL;
     p->call = NULL;
     struct slot *s = p->slot;
-    if (reusable && !p->broken && p->in_len == 0 && p->out_off == p->out_len &&
+    if (reusable && !p->broken && !p->retire && p->in_len == 0 && p->out_off == p->out_len &&
         s->fn->settings.isolation == BRD_PYFN_WARM && p->calls < (unsigned)s->fn->settings.max_calls &&
         !s->idle)
         s->idle = p;
@@ -617,9 +618,11 @@ int brd_sandbox_call_start(struct brd_sandbox_pool *pool, const struct brd_pyfn 
         if (clock_gettime(p->cpuclock, &used) == 0) {
             long need = (long)used.tv_sec + 1 + (fn->settings.timeout_ms + 999) / 1000 + 1;
             if (need > p->cpu_limit) {
-                struct rlimit rl = {.rlim_cur = (rlim_t)need, .rlim_max = (rlim_t)need + 1};
-                if (prlimit(p->pid, RLIMIT_CPU, &rl, NULL) == 0)
+                struct rlimit rl = {.rlim_cur = (rlim_t)need, .rlim_max = BRD_SBX_CPU_HARD};
+                if ((rlim_t)need < BRD_SBX_CPU_HARD && prlimit(p->pid, RLIMIT_CPU, &rl, NULL) == 0)
                     p->cpu_limit = need;
+                else
+                    p->retire = true; /* this call may use what is left; then a new process */
             }
         }
     }

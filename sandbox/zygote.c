@@ -105,7 +105,7 @@ __attribute__((noreturn)) static void child_main(struct zstate *z, int sock, lon
     rlim_t as = (rlim_t)z->base_vsz + ((rlim_t)16 << 20) + ((rlim_t)memory_mb << 20);
     set_limit(RLIMIT_AS, as, as);
     rlim_t cpu = (rlim_t)(timeout_ms + 999) / 1000 + 1;
-    set_limit(RLIMIT_CPU, cpu, cpu + 1);
+    set_limit(RLIMIT_CPU, cpu, BRD_SBX_CPU_HARD);
     set_limit(RLIMIT_FSIZE, 0, 0);
     set_limit(RLIMIT_NOFILE, BRD_SBX_FD + 1, BRD_SBX_FD + 1);
     set_limit(RLIMIT_CORE, 0, 0);

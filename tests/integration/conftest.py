@@ -386,3 +386,197 @@ def standard_service(service, backend, extra=None):
     }
     files.update(extra or {})
     return service(files)
+
+
+# ---- the seed example behind each front server (test_front_servers.py) --------------
+#
+# The seed example (examples/seed) with its one API pointed at the tests'
+# backend instead of the seed backend on 127.0.0.1:8081, so the tests need
+# no fixed port.  The backend's /users/{id} answers {"data":[{"id":id,
+# "name":"user<id>"}]}: uid 1 takes the admin branch, any other the user one.
+#
+# Apache drops root for a real user (it refuses to serve as root), so its
+# processes must reach braid's socket: FrontServer tests keep everything in
+# a folder that others may traverse (/tmp/braid-front-*, mode 0711) instead
+# of pytest's private tmp_path.
+
+import shutil
+import tempfile
+
+SEED_DIR = os.path.join(ROOT, "examples", "seed")
+APACHE_CONF = os.path.join(ROOT, "docker", "apache", "braid.conf")
+LIGHTTPD_CONF = os.path.join(ROOT, "docker", "lighttpd", "braid.conf")
+APACHE_MODULES = "/usr/lib/apache2/modules"
+
+
+def seed_copy(dest, api_url, isolation=None):
+    """Copies examples/seed (workflows, functions, apis) to dest with
+    apis/get_user.json's url set to api_url; with isolation, every function
+    gets functions/<name>.json {"isolation": isolation}.  Returns dest."""
+    for sub in ("workflows", "functions", "apis"):
+        shutil.copytree(os.path.join(SEED_DIR, sub), os.path.join(dest, sub))
+    api = os.path.join(dest, "apis", "get_user.json")
+    with open(api) as f:
+        spec = json.load(f)
+    spec["url"] = api_url
+    with open(api, "w") as f:
+        json.dump(spec, f)
+    if isolation:
+        for name in os.listdir(os.path.join(dest, "functions")):
+            if name.endswith(".py"):
+                with open(os.path.join(dest, "functions", name[:-3] + ".json"), "w") as f:
+                    json.dump({"isolation": isolation}, f)
+    return dest
+
+
+@pytest.fixture
+def open_tmp():
+    """A fresh folder under /tmp that other users may traverse (0711), removed after the test."""
+    d = tempfile.mkdtemp(prefix="braid-front-", dir="/tmp")
+    os.chmod(d, 0o711)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def seed_service(open_tmp, backend):
+    """A copy of examples/seed whose API calls the tests' backend."""
+    return seed_copy(os.path.join(open_tmp, "seed"), backend + "/users/{id}")
+
+
+class FrontServer:
+    """A front server (apache2 or lighttpd) run in the foreground from a
+    config written into a folder of its own, on a free loopback port,
+    passing every path to braid's unix socket `sock` through the shipped
+    config in docker/."""
+
+    def __init__(self, kind, tmp, sock):
+        self.kind = kind
+        self.tmp = os.path.join(tmp, kind)
+        os.makedirs(self.tmp)
+        os.chmod(self.tmp, 0o755)
+        self.port = free_port()
+        self.errlog = os.path.join(self.tmp, "error.log")
+        conf = os.path.join(self.tmp, kind + ".conf")
+        with open(conf, "w") as f:
+            f.write(getattr(self, "_" + kind + "_conf")(sock))
+        if kind == "apache":
+            cmd = ["apache2", "-DFOREGROUND", "-f", conf]
+        else:
+            cmd = ["lighttpd", "-D", "-f", conf]
+        self.out = open(os.path.join(self.tmp, "stdout"), "w+")
+        self.proc = subprocess.Popen(cmd, stdout=self.out, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+        def up():
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return True
+            except OSError:
+                assert self.proc.poll() is None, "%s exited: %s" % (kind, self.errors())
+                return False
+        wait_for(up, 15, what=kind)
+
+    def _apache_conf(self, sock):
+        m = APACHE_MODULES
+        return """# Self-contained: nothing from /etc/apache2 is read.
+ServerRoot "%(t)s"
+ServerName 127.0.0.1
+Listen 127.0.0.1:%(port)d
+PidFile %(t)s/httpd.pid
+ErrorLog %(t)s/error.log
+LogLevel warn
+DefaultRuntimeDir %(t)s
+Mutex file:%(t)s default
+# Apache refuses to serve as root; ignored when not started as root.
+User nobody
+Group %(group)s
+LoadModule mpm_event_module %(m)s/mod_mpm_event.so
+LoadModule authz_core_module %(m)s/mod_authz_core.so
+LoadModule reqtimeout_module %(m)s/mod_reqtimeout.so
+LoadModule headers_module %(m)s/mod_headers.so
+LoadModule proxy_module %(m)s/mod_proxy.so
+LoadModule proxy_fcgi_module %(m)s/mod_proxy_fcgi.so
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 16
+MaxRequestWorkers 16
+MinSpareThreads 1
+MaxSpareThreads 16
+Define BRAID_SOCKET %(sock)s
+Include %(inc)s
+""" % {"t": self.tmp, "port": self.port, "m": m, "sock": sock, "inc": APACHE_CONF,
+       "group": _nobody_group()}
+
+    def _lighttpd_conf(self, sock):
+        return """server.document-root = "%(t)s"
+server.bind = "127.0.0.1"
+server.port = %(port)d
+server.pid-file = "%(t)s/lighttpd.pid"
+server.errorlog = "%(t)s/error.log"
+server.upload-dirs = ( "%(t)s" )
+var.braid_socket = "%(sock)s"
+include "%(inc)s"
+""" % {"t": self.tmp, "port": self.port, "sock": sock, "inc": LIGHTTPD_CONF}
+
+    def errors(self):
+        text = ""
+        for path in (self.errlog, self.out.name):
+            try:
+                with open(path) as f:
+                    text += f.read()[-3000:]
+            except OSError:
+                pass
+        return text
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.out.close()
+
+
+def _nobody_group():
+    import grp
+    for name in ("nogroup", "nobody"):
+        try:
+            grp.getgrnam(name)
+            return name
+        except KeyError:
+            pass
+    return "#65534"
+
+
+@pytest.fixture
+def front(open_tmp):
+    """front(kind, sock) → a running FrontServer ("apache" or "lighttpd"),
+    stopped at the end of the test."""
+    started = []
+
+    def make(kind, sock):
+        s = FrontServer(kind, open_tmp, sock)
+        started.append(s)
+        return s
+    yield make
+    for s in started:
+        s.stop()
+
+
+@pytest.fixture
+def serve_open(open_tmp):
+    """Like serve, but braid's socket and files live in open_tmp (see FrontServer)."""
+    started = []
+
+    def make(directory, *flags, env=None, workers=2, spawner=None):
+        s = Served(os.path.join(open_tmp, "serve%d" % len(started)), directory, flags,
+                   env=env, workers=workers, spawner=spawner)
+        os.chmod(s.tmp, 0o711)
+        started.append(s)
+        return s
+    yield make
+    for s in started:
+        s.stop()

@@ -101,6 +101,35 @@ static void warm_process_is_reused_and_keeps_state(void **state)
     brd_pyfn_free(fn);
 }
 
+/* A warm process's RLIMIT_CPU counts its whole life: many calls that each
+ * use a little CPU must not add up to a FUNCTION_TIMEOUT.  With
+ * timeout_ms 100 the first budget is 2 s; these calls use ~3 s in all. */
+static void warm_process_survives_many_short_cpu_calls(void **state)
+{
+    (void)state;
+    struct brd_pyfn *fn = fn_from("busy",
+                                  "import time\n"
+                                  "def handler(e, c):\n"
+                                  "    t = time.process_time()\n"
+                                  "    while time.process_time() - t < 0.03:\n"
+                                  "        pass\n"
+                                  "    return 1\n",
+                                  "{\"timeout_ms\": 100, \"max_calls\": 1000}");
+    pid_t first = 0;
+    for (int i = 0; i < 100; i++) {
+        struct brd_sandbox_result res;
+        if (run(fn, "{}", &res) != 0)
+            fail_msg("call %d: %s: %s", i + 1, brd_code_name(res.err.code), res.err.msg);
+        if (i == 0)
+            first = res.pid;
+        /* Still the same process: the limit was raised, not hit. */
+        assert_int_equal(res.pid, first);
+        brd_sandbox_result_free(&res);
+    }
+    brd_sandbox_pool_forget(pool, fn);
+    brd_pyfn_free(fn);
+}
+
 static void warm_process_recycled_after_max_calls(void **state)
 {
     (void)state;
@@ -400,6 +429,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(compile_errors_name_file_and_line),
         cmocka_unit_test(warm_process_is_reused_and_keeps_state),
+        cmocka_unit_test(warm_process_survives_many_short_cpu_calls),
         cmocka_unit_test(warm_process_recycled_after_max_calls),
         cmocka_unit_test(warm_process_recycled_after_anomaly_not_after_exception),
         cmocka_unit_test(isolation_call_gives_every_call_a_fresh_process),
