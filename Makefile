@@ -26,9 +26,13 @@ LDLIBS_ALL := $(shell pkg-config --libs $(PKGS) python3-embed 2>/dev/null) -lsec
 # Debian packages the build and the tests need (make deps installs the missing ones).
 DEB_PACKAGES := gcc make pkg-config clang libclang-rt-14-dev \
                 libjson-c-dev libpcre2-dev libcmocka-dev libcurl4-openssl-dev \
-                libpython3.11-dev libseccomp-dev \
+                libpython3.11-dev libpython3-dev libseccomp-dev \
                 python3 python3-pytest nginx libfcgi-dev spawn-fcgi \
                 apache2 lighttpd wrk curl
+
+# Debian packages `make image` / `make image-test` need (make image-deps
+# installs the missing ones; docs/deploy.md).
+IMAGE_PACKAGES := podman runc mmdebstrap slirp4netns catatonit
 
 SRC_C      := $(sort $(wildcard src/*.c))
 SANDBOX_C  := $(sort $(wildcard sandbox/*.c))
@@ -54,7 +58,7 @@ BENCH_BIN  := $(BENCH_C:bench/%.c=$(BUILD)/bench/%)
 
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: seed-backend seed-backend-stop
+.PHONY: seed-backend seed-backend-stop image-deps image image-test
 .PHONY: all build deps test test-unit test-asan test-conformance test-integration \
         test-security test-fuzz fuzz bench bench-http run clean help
 
@@ -131,7 +135,7 @@ $(BUILD)/conformance/%: tests/conformance/%.c $(LIBS)
 	@echo '  LD   $@'; $(CC) $(CFLAGS_BASE) $(CFLAGS) -Itests -o $@ $< $(LIBS) $(LDLIBS_ALL)
 
 test: deps build                               ## run every suite (installs deps first)
-	@$(MAKE) --no-print-directory test-unit test-asan test-conformance test-integration test-security test-fuzz
+	@$(MAKE) --no-print-directory test-unit test-asan test-conformance test-integration test-security test-fuzz image-test
 
 # Each unit binary prints cmocka's own summary; the loop adds one line per suite.
 test-unit: $(UNIT_BIN)                         ## cmocka unit tests
@@ -188,6 +192,27 @@ bench: $(BENCH_BIN)                            ## print benchmark figures (not a
 
 bench-http: deps build $(BUILD)/bench/hello_fcgi  ## braid serve vs a libfcgi hello through nginx, wrk c=16/64 (BENCH_SECONDS=10)
 	@bench/run.sh
+
+# ---- the container image (docs/deploy.md) --------------------------------------
+
+# podman's host settings for this project: a file of ours, never /etc.
+PODMAN := CONTAINERS_CONF=$(CURDIR)/docker/containers.conf
+
+image-deps:                                    ## install podman, runc, mmdebstrap (what image and image-test need)
+	@missing=$$(for p in $(IMAGE_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "image-deps: installing" $$missing; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+image: image-deps                              ## build localhost/braid:latest with podman (no daemon, nothing pulled)
+	@$(PODMAN) docker/build-image.sh
+
+image-test: image                              ## run the image and docker/k8s/ with podman (kube play)
+	@$(PODMAN) docker/image-test.sh
 
 SEED_RUN := $(CURDIR)/$(BUILD)/seed-backend
 

@@ -142,7 +142,7 @@ bool brd_fnrunner_usable(void)
 {
     if (!pool || pool_owner != getpid())
         return true;
-    return brd_sandbox_pool_zygote_pid(pool) > 0;
+    return brd_sandbox_pool_healthy(pool);
 }
 
 void brd_fnrunner_shutdown(void)

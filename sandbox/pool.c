@@ -477,6 +477,16 @@ void brd_sandbox_pool_forget(struct brd_sandbox_pool *pool, const struct brd_pyf
     }
 }
 
+bool brd_sandbox_pool_healthy(const struct brd_sandbox_pool *pool)
+{
+    if (!pool || pool->zpid <= 0 || pool->zctl < 0)
+        return false;
+    /* The zygote's end of the control socket closes when it dies: the
+     * socket then polls as hung up, before any spawn request is tried. */
+    struct pollfd pf = {.fd = pool->zctl, .events = POLLIN};
+    return !(poll(&pf, 1, 0) == 1 && (pf.revents & (POLLHUP | POLLERR)));
+}
+
 pid_t brd_sandbox_pool_zygote_pid(const struct brd_sandbox_pool *pool)
 {
     return pool->zpid;

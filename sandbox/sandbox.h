@@ -165,6 +165,11 @@ void brd_sandbox_pool_forget(struct brd_sandbox_pool *pool, const struct brd_pyf
 /* The zygote's pid (for measurements). */
 pid_t brd_sandbox_pool_zygote_pid(const struct brd_sandbox_pool *pool);
 
+/* False when the pool's zygote has died (noticed without trying a spawn):
+ * a caller that cannot start a new one (a worker under its seccomp filter
+ * cannot exec) should stop taking work before a call fails for it. */
+bool brd_sandbox_pool_healthy(const struct brd_sandbox_pool *pool);
+
 /* Starts a call of fn with event[0..event_len) (a JSON text, not checked
  * here) and ctx (its strings are copied).  Never blocks on the function.
  * -1 only when the call cannot be started at all (out of memory, the
