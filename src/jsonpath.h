@@ -73,6 +73,11 @@ int brd_nodelist_path(const struct brd_nodelist *list, size_t i, char **out,
 #define BRD_JSONPATH_DEFAULT_LIMIT ((size_t)1 << 22)
 void brd_nodelist_set_limit(struct brd_nodelist *list, size_t max_steps);
 
+/* Sets the limit of every list that has none of its own (0 restores
+ * BRD_JSONPATH_DEFAULT_LIMIT).  For tools such as the fuzzers, whose
+ * instrumented builds run a step many times slower. */
+void brd_jsonpath_set_default_limit(size_t max_steps);
+
 /* Record each node's location so that brd_nodelist_path works. */
 #define BRD_JSONPATH_PATHS 1u
 

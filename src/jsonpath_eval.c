@@ -451,9 +451,17 @@ void brd_nodelist_free(struct brd_nodelist *list)
     free(list);
 }
 
+/* The limit of lists that set none; changed only by tools (fuzzers). */
+static size_t default_limit = BRD_JSONPATH_DEFAULT_LIMIT;
+
+void brd_jsonpath_set_default_limit(size_t max_steps)
+{
+    default_limit = max_steps ? max_steps : BRD_JSONPATH_DEFAULT_LIMIT;
+}
+
 void brd_nodelist_set_limit(struct brd_nodelist *list, size_t max_steps)
 {
-    list->limit = max_steps ? max_steps : BRD_JSONPATH_DEFAULT_LIMIT;
+    list->limit = max_steps;
 }
 
 static const struct jp_buf *result(const struct brd_nodelist *list)
@@ -490,12 +498,15 @@ int brd_jsonpath_eval(const struct brd_jsonpath *q, struct json_object *root,
     }
     list->nsteps = 0;
     list->work = 0;
+    size_t saved_limit = list->limit;
     if (!list->limit)
-        list->limit = BRD_JSONPATH_DEFAULT_LIMIT;
+        list->limit = default_limit;
     list->has_paths = (flags & BRD_JSONPATH_PATHS) != 0;
     list->result = 0;
     struct jp_buf *res;
-    if (run_query(&ev, q->query, root, list->has_paths, &res) != 0) {
+    int rc = run_query(&ev, q->query, root, list->has_paths, &res);
+    list->limit = saved_limit;
+    if (rc != 0) {
         list->pairs[0].b[0].len = 0;
         list->has_paths = false;
         return -1;
