@@ -1,15 +1,12 @@
-/* expr.c — the condition-expression language of SPEC section 6 (see expr.h):
- * a recursive-descent parser with C precedence into a small tree, and an
- * evaluator over unboxed values so that plain comparisons allocate nothing. */
-#include "expr.h"
+/* expr.c — parsing the condition-expression language of SPEC section 6
+ * (see expr.h): recursive descent with C precedence into the small tree of
+ * expr_internal.h; expr_eval.c evaluates it. */
+#include "expr_internal.h"
 
 #include <errno.h>
 #include <math.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "jsonpath.h"
 
 /* Deeper nesting than this is refused at parse time, so that neither the
  * parser nor the evaluator can exhaust the stack on hostile input:
@@ -17,52 +14,6 @@
  * MAX_HEIGHT the tree the evaluator walks (long chains like 1+1+...+1). */
 #define MAX_DEPTH 200
 #define MAX_HEIGHT 1000
-
-enum op {
-    OP_LIT, OP_PATH, OP_REF,
-    OP_NOT, OP_NEG,
-    OP_MUL, OP_DIV, OP_MOD, OP_ADD, OP_SUB,
-    OP_LT, OP_LE, OP_GT, OP_GE, OP_EQ, OP_NE,
-    OP_AND, OP_OR,
-};
-
-static const char *op_text[] = {
-    [OP_NOT] = "!", [OP_NEG] = "-", [OP_MUL] = "*", [OP_DIV] = "/", [OP_MOD] = "%",
-    [OP_ADD] = "+", [OP_SUB] = "-", [OP_LT] = "<", [OP_LE] = "<=", [OP_GT] = ">",
-    [OP_GE] = ">=", [OP_EQ] = "==", [OP_NE] = "!=", [OP_AND] = "&&", [OP_OR] = "||",
-};
-
-/* An evaluated value.  Scalars are unboxed; strings point into a literal,
- * a JSON string (j holds the reference) or an owned buffer; arrays and
- * objects stay json-c values (j, owned reference). */
-enum vtype { V_NULL, V_BOOL, V_INT, V_DBL, V_STR, V_JSON };
-
-struct val {
-    enum vtype t;
-    bool b;
-    int64_t i;
-    double d;
-    const char *s;
-    size_t n;
-    char *owned;              /* malloc'd string storage, or NULL */
-    struct json_object *j;    /* owned reference, or NULL */
-};
-
-struct node {
-    enum op op;
-    long pos;                 /* byte offset of the operator or operand */
-    int height;               /* 1 + the taller operand's height */
-    struct node *a, *b;
-    struct val lit;           /* OP_LIT (strings: lit.owned) */
-    struct brd_jsonpath *path;/* OP_PATH */
-    size_t ref;               /* OP_REF: index into refs */
-};
-
-struct brd_expr {
-    struct node *root;
-    struct brd_ref *refs;
-    size_t nrefs;
-};
 
 /* ---- parsing ---------------------------------------------------------- */
 
@@ -74,7 +25,7 @@ struct parser {
     struct brd_error *err;
 };
 
-static void node_free(struct node *n)
+static void node_free(struct expr_node *n)
 {
     if (!n)
         return;
@@ -85,9 +36,9 @@ static void node_free(struct node *n)
     free(n);
 }
 
-static struct node *node_new(struct parser *p, enum op op, long pos)
+static struct expr_node *node_new(struct parser *p, enum op op, long pos)
 {
-    struct node *n = calloc(1, sizeof *n);
+    struct expr_node *n = calloc(1, sizeof *n);
     if (!n) {
         brd_error_nomem(p->err);
         return NULL;
@@ -109,7 +60,7 @@ static bool peek2(struct parser *p, const char *two)
     return p->i + 1 < p->len && p->s[p->i] == two[0] && p->s[p->i + 1] == two[1];
 }
 
-static struct node *parse_or(struct parser *p);
+static struct expr_node *parse_or(struct parser *p);
 
 static int hexval(char c)
 {
@@ -162,7 +113,7 @@ static size_t put_utf8(char *o, unsigned cp)
 }
 
 /* A '...' or "..." literal with JSON escapes (plus \' in either). */
-static struct node *parse_string(struct parser *p)
+static struct expr_node *parse_string(struct parser *p)
 {
     size_t start = p->i;
     char quote = p->s[p->i++];
@@ -236,7 +187,7 @@ static struct node *parse_string(struct parser *p)
         brd_error_at(p->err, BRD_E_SYNTAX, (long)esc, "invalid escape in string at byte %zu", esc);
         return NULL;
     }
-    struct node *nd = node_new(p, OP_LIT, (long)start);
+    struct expr_node *nd = node_new(p, OP_LIT, (long)start);
     if (!nd) {
         free(buf);
         return NULL;
@@ -251,7 +202,7 @@ static struct node *parse_string(struct parser *p)
 /* A JSON-style number: -? is the unary operator, so this is
  * (0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?; integers that fit int64 stay
  * exact, others become doubles. */
-static struct node *parse_number(struct parser *p)
+static struct expr_node *parse_number(struct parser *p)
 {
     size_t start = p->i;
     const char *s = p->s;
@@ -299,7 +250,7 @@ static struct node *parse_number(struct parser *p)
     }
     memcpy(tmp, s + start, n);
     tmp[n] = '\0';
-    struct node *nd = node_new(p, OP_LIT, (long)start);
+    struct expr_node *nd = node_new(p, OP_LIT, (long)start);
     if (!nd)
         return NULL;
     if (is_int) {
@@ -371,11 +322,11 @@ static size_t path_end(const char *s, size_t len, size_t i)
     }
 }
 
-static struct node *parse_path(struct parser *p)
+static struct expr_node *parse_path(struct parser *p)
 {
     size_t start = p->i;
     size_t end = path_end(p->s, p->len, start);
-    struct node *nd = node_new(p, OP_PATH, (long)start);
+    struct expr_node *nd = node_new(p, OP_PATH, (long)start);
     if (!nd)
         return NULL;
     if (brd_jsonpath_compile(p->s + start, end - start, &nd->path, p->err) != 0) {
@@ -389,7 +340,7 @@ static struct node *parse_path(struct parser *p)
     return nd;
 }
 
-static struct node *parse_ref(struct parser *p)
+static struct expr_node *parse_ref(struct parser *p)
 {
     size_t start = p->i;
     struct brd_expr *e = p->e;
@@ -406,7 +357,7 @@ static struct node *parse_ref(struct parser *p)
         brd_error_prefix(p->err, "in reference at byte %zu", start);
         return NULL;
     }
-    struct node *nd = node_new(p, OP_REF, (long)start);
+    struct expr_node *nd = node_new(p, OP_REF, (long)start);
     if (!nd) {
         brd_ref_clear(&e->refs[e->nrefs]);
         return NULL;
@@ -416,13 +367,13 @@ static struct node *parse_ref(struct parser *p)
     return nd;
 }
 
-static struct node *parse_word(struct parser *p)
+static struct expr_node *parse_word(struct parser *p)
 {
     size_t start = p->i;
     while (p->i < p->len && brd_is_name_char((unsigned char)p->s[p->i]))
         p->i++;
     size_t n = p->i - start;
-    struct node *nd;
+    struct expr_node *nd;
     if (n == 4 && memcmp(p->s + start, "true", 4) == 0) {
         if ((nd = node_new(p, OP_LIT, (long)start))) {
             nd->lit.t = V_BOOL;
@@ -443,7 +394,7 @@ static struct node *parse_word(struct parser *p)
     return nd;
 }
 
-static struct node *parse_primary(struct parser *p)
+static struct expr_node *parse_primary(struct parser *p)
 {
     skip_ws(p);
     if (p->i >= p->len) {
@@ -454,7 +405,7 @@ static struct node *parse_primary(struct parser *p)
     char c = p->s[p->i];
     if (c == '(') {
         size_t open = p->i++;
-        struct node *inner = parse_or(p);
+        struct expr_node *inner = parse_or(p);
         if (!inner)
             return NULL;
         skip_ws(p);
@@ -484,7 +435,7 @@ static struct node *parse_primary(struct parser *p)
     return NULL;
 }
 
-static struct node *parse_unary(struct parser *p)
+static struct expr_node *parse_unary(struct parser *p)
 {
     skip_ws(p);
     if (p->i < p->len && (p->s[p->i] == '!' || p->s[p->i] == '-') && !peek2(p, "!=")) {
@@ -496,11 +447,11 @@ static struct node *parse_unary(struct parser *p)
                          "expression nested deeper than %d at byte %zu", MAX_DEPTH, at);
             return NULL;
         }
-        struct node *operand = parse_unary(p);
+        struct expr_node *operand = parse_unary(p);
         p->depth--;
         if (!operand)
             return NULL;
-        struct node *nd = node_new(p, op, (long)at);
+        struct expr_node *nd = node_new(p, op, (long)at);
         if (!nd) {
             node_free(operand);
             return NULL;
@@ -514,7 +465,7 @@ static struct node *parse_unary(struct parser *p)
                      "expression nested deeper than %d at byte %zu", MAX_DEPTH, p->i);
         return NULL;
     }
-    struct node *nd = parse_primary(p);
+    struct expr_node *nd = parse_primary(p);
     p->depth--;
     return nd;
 }
@@ -545,9 +496,9 @@ static const struct binop *match_op(struct parser *p, const struct binop *ops)
     return NULL;
 }
 
-static struct node *parse_level(struct parser *p, size_t level)
+static struct expr_node *parse_level(struct parser *p, size_t level)
 {
-    struct node *left = level + 1 < NLEVELS ? parse_level(p, level + 1) : parse_unary(p);
+    struct expr_node *left = level + 1 < NLEVELS ? parse_level(p, level + 1) : parse_unary(p);
     while (left) {
         skip_ws(p);
         const struct binop *bo = match_op(p, levels[level]);
@@ -555,12 +506,12 @@ static struct node *parse_level(struct parser *p, size_t level)
             break;
         size_t at = p->i;
         p->i += strlen(bo->text);
-        struct node *right = level + 1 < NLEVELS ? parse_level(p, level + 1) : parse_unary(p);
+        struct expr_node *right = level + 1 < NLEVELS ? parse_level(p, level + 1) : parse_unary(p);
         if (!right) {
             node_free(left);
             return NULL;
         }
-        struct node *nd = node_new(p, bo->op, (long)at);
+        struct expr_node *nd = node_new(p, bo->op, (long)at);
         if (!nd) {
             node_free(left);
             node_free(right);
@@ -581,14 +532,14 @@ static struct node *parse_level(struct parser *p, size_t level)
     return left;
 }
 
-static struct node *parse_or(struct parser *p)
+static struct expr_node *parse_or(struct parser *p)
 {
     if (++p->depth > MAX_DEPTH) {
         brd_error_at(p->err, BRD_E_SYNTAX, (long)p->i,
                      "expression nested deeper than %d at byte %zu", MAX_DEPTH, p->i);
         return NULL;
     }
-    struct node *nd = parse_level(p, 0);
+    struct expr_node *nd = parse_level(p, 0);
     p->depth--;
     return nd;
 }
@@ -643,380 +594,4 @@ size_t brd_expr_ref_count(const struct brd_expr *e)
 struct brd_ref *brd_expr_ref(struct brd_expr *e, size_t i)
 {
     return i < e->nrefs ? &e->refs[i] : NULL;
-}
-
-/* ---- evaluation ------------------------------------------------------- */
-
-struct evalctx {
-    const struct brd_expr *e;
-    struct json_object *current;
-    brd_ref_lookup_fn lookup;
-    void *ctx;
-    struct brd_error *err;
-};
-
-static void val_release(struct val *v)
-{
-    free(v->owned);
-    json_object_put(v->j);
-    v->owned = NULL;
-    v->j = NULL;
-}
-
-/* Takes ownership of the reference o. */
-static void val_from_json(struct json_object *o, struct val *v)
-{
-    memset(v, 0, sizeof *v);
-    switch (json_object_get_type(o)) {
-    case json_type_null:
-        v->t = V_NULL;
-        break;
-    case json_type_boolean:
-        v->t = V_BOOL;
-        v->b = json_object_get_boolean(o);
-        break;
-    case json_type_int:
-        v->i = json_object_get_int64(o);
-        v->t = V_INT;
-        if (v->i == INT64_MAX && json_object_get_uint64(o) > (uint64_t)INT64_MAX) {
-            v->t = V_DBL;
-            v->d = (double)json_object_get_uint64(o);
-        }
-        break;
-    case json_type_double:
-        v->t = V_DBL;
-        v->d = json_object_get_double(o);
-        break;
-    case json_type_string:
-        v->t = V_STR;
-        v->s = json_object_get_string(o);
-        v->n = (size_t)json_object_get_string_len(o);
-        v->j = o;
-        return;
-    default:
-        v->t = V_JSON;
-        v->j = o;
-        return;
-    }
-    json_object_put(o);
-}
-
-static const char *val_type(const struct val *v)
-{
-    switch (v->t) {
-    case V_NULL: return "null";
-    case V_BOOL: return "boolean";
-    case V_INT:
-    case V_DBL: return "number";
-    case V_STR: return "string";
-    default: return brd_json_type_name(v->j);
-    }
-}
-
-static bool is_num(const struct val *v)
-{
-    return v->t == V_INT || v->t == V_DBL;
-}
-
-static double num(const struct val *v)
-{
-    return v->t == V_INT ? (double)v->i : v->d;
-}
-
-static int num_cmp(const struct val *a, const struct val *b)
-{
-    if (a->t == V_INT && b->t == V_INT)
-        return (a->i > b->i) - (a->i < b->i);
-    double x = num(a), y = num(b);
-    return (x > y) - (x < y);
-}
-
-static bool val_equal(const struct val *a, const struct val *b)
-{
-    if (is_num(a) && is_num(b))
-        return num_cmp(a, b) == 0;
-    if (a->t != b->t)
-        return false;
-    switch (a->t) {
-    case V_NULL: return true;
-    case V_BOOL: return a->b == b->b;
-    case V_STR: return a->n == b->n && memcmp(a->s, b->s, a->n) == 0;
-    default: return brd_json_equal(a->j, b->j);
-    }
-}
-
-static bool val_truthy(const struct val *v)
-{
-    switch (v->t) {
-    case V_NULL: return false;
-    case V_BOOL: return v->b;
-    case V_INT: return v->i != 0;
-    case V_DBL: return v->d != 0.0;
-    case V_STR: return v->n != 0;
-    default: return true;
-    }
-}
-
-static int type_error(struct evalctx *c, const struct node *n, const struct val *a,
-                      const struct val *b)
-{
-    const char *op = op_text[n->op];
-    if (!b)
-        return brd_error_at(c->err, BRD_E_EXPRESSION_ERROR, n->pos,
-                            "operator '%s' at byte %ld cannot apply to %s", op, n->pos,
-                            val_type(a));
-    if (n->op >= OP_LT && n->op <= OP_GE)
-        return brd_error_at(c->err, BRD_E_EXPRESSION_ERROR, n->pos,
-                            "cannot compare %s with %s (operator '%s' at byte %ld)", val_type(a),
-                            val_type(b), op, n->pos);
-    return brd_error_at(c->err, BRD_E_EXPRESSION_ERROR, n->pos,
-                        "operator '%s' at byte %ld cannot apply to %s and %s", op, n->pos,
-                        val_type(a), val_type(b));
-}
-
-static int set_double(struct evalctx *c, const struct node *n, double d, struct val *out)
-{
-    if (!isfinite(d))
-        return brd_error_at(c->err, BRD_E_EXPRESSION_ERROR, n->pos,
-                            "operator '%s' at byte %ld overflows: the result is not a finite "
-                            "number", op_text[n->op], n->pos);
-    out->t = V_DBL;
-    out->d = d;
-    return 0;
-}
-
-static int arith(struct evalctx *c, const struct node *n, const struct val *a,
-                 const struct val *b, struct val *out)
-{
-    memset(out, 0, sizeof *out);
-    if (n->op == OP_ADD && a->t == V_STR && b->t == V_STR) {
-        char *s = malloc(a->n + b->n + 1);
-        if (!s)
-            return brd_error_nomem(c->err);
-        memcpy(s, a->s, a->n);
-        memcpy(s + a->n, b->s, b->n);
-        s[a->n + b->n] = '\0';
-        out->t = V_STR;
-        out->owned = s;
-        out->s = s;
-        out->n = a->n + b->n;
-        return 0;
-    }
-    if (!is_num(a) || !is_num(b))
-        return type_error(c, n, a, b);
-    bool ints = a->t == V_INT && b->t == V_INT;
-    int64_t r;
-    switch (n->op) {
-    case OP_ADD:
-        if (ints && !__builtin_add_overflow(a->i, b->i, &r))
-            goto int_result;
-        return set_double(c, n, num(a) + num(b), out);
-    case OP_SUB:
-        if (ints && !__builtin_sub_overflow(a->i, b->i, &r))
-            goto int_result;
-        return set_double(c, n, num(a) - num(b), out);
-    case OP_MUL:
-        if (ints && !__builtin_mul_overflow(a->i, b->i, &r))
-            goto int_result;
-        return set_double(c, n, num(a) * num(b), out);
-    case OP_DIV:
-        if (num(b) == 0.0)
-            return brd_error_at(c->err, BRD_E_EXPRESSION_ERROR, n->pos,
-                                "division by zero (operator '/' at byte %ld)", n->pos);
-        return set_double(c, n, num(a) / num(b), out);
-    case OP_MOD:
-        if (num(b) == 0.0)
-            return brd_error_at(c->err, BRD_E_EXPRESSION_ERROR, n->pos,
-                                "division by zero (operator '%%' at byte %ld)", n->pos);
-        if (ints) {
-            /* INT64_MIN % -1 overflows in C; its value is 0. */
-            r = b->i == -1 ? 0 : a->i % b->i;
-            goto int_result;
-        }
-        return set_double(c, n, fmod(num(a), num(b)), out);
-    default:
-        return brd_error_set(c->err, BRD_E_INTERNAL, "bad arithmetic operator");
-    }
-int_result:
-    out->t = V_INT;
-    out->i = r;
-    return 0;
-}
-
-static int eval(struct evalctx *c, const struct node *n, struct val *out);
-
-static int compare(struct evalctx *c, const struct node *n, const struct val *a,
-                   const struct val *b, struct val *out)
-{
-    int cmp;
-    if (is_num(a) && is_num(b)) {
-        cmp = num_cmp(a, b);
-    } else if (a->t == V_STR && b->t == V_STR) {
-        /* Byte order of UTF-8 is code point order. */
-        size_t m = a->n < b->n ? a->n : b->n;
-        int r = memcmp(a->s, b->s, m);
-        cmp = r ? (r > 0) - (r < 0) : (a->n > b->n) - (a->n < b->n);
-    } else {
-        return type_error(c, n, a, b);
-    }
-    memset(out, 0, sizeof *out);
-    out->t = V_BOOL;
-    switch (n->op) {
-    case OP_LT: out->b = cmp == -1; break;
-    case OP_LE: out->b = cmp == -1 || cmp == 0; break;
-    case OP_GT: out->b = cmp == 1; break;
-    default: out->b = cmp == 1 || cmp == 0; break;
-    }
-    return 0;
-}
-
-static int eval_ref(struct evalctx *c, const struct node *n, struct val *out)
-{
-    const struct brd_ref *ref = &c->e->refs[n->ref];
-    if (!c->lookup)
-        return brd_error_at(c->err, BRD_E_EXPRESSION_ERROR, n->pos,
-                            "reference ${%s} at byte %ld cannot be resolved here", ref->id, n->pos);
-    struct json_object *output = NULL, *v = NULL;
-    if (c->lookup(c->ctx, ref, &output, c->err) != 0)
-        return -1;
-    if (brd_ref_value(ref, output, &v, c->err) != 0)
-        return -1;
-    val_from_json(v, out);
-    return 0;
-}
-
-static int eval(struct evalctx *c, const struct node *n, struct val *out)
-{
-    struct val a, b;
-    memset(out, 0, sizeof *out);
-    switch (n->op) {
-    case OP_LIT:
-        *out = n->lit;
-        out->owned = NULL; /* borrowed from the tree */
-        return 0;
-    case OP_PATH: {
-        struct json_object *v = NULL;
-        if (brd_jsonpath_value(n->path, c->current, &v, c->err) != 0)
-            return -1;
-        val_from_json(v, out);
-        return 0;
-    }
-    case OP_REF:
-        return eval_ref(c, n, out);
-    case OP_NOT:
-        if (eval(c, n->a, &a) != 0)
-            return -1;
-        out->t = V_BOOL;
-        out->b = !val_truthy(&a);
-        val_release(&a);
-        return 0;
-    case OP_NEG:
-        if (eval(c, n->a, &a) != 0)
-            return -1;
-        if (a.t == V_INT && a.i != INT64_MIN) {
-            out->t = V_INT;
-            out->i = -a.i;
-        } else if (is_num(&a)) {
-            out->t = V_DBL;
-            out->d = -num(&a);
-        } else {
-            type_error(c, n, &a, NULL);
-            val_release(&a);
-            return -1;
-        }
-        return 0;
-    case OP_AND:
-    case OP_OR: {
-        if (eval(c, n->a, &a) != 0)
-            return -1;
-        bool t = val_truthy(&a);
-        val_release(&a);
-        out->t = V_BOOL;
-        if ((n->op == OP_AND && !t) || (n->op == OP_OR && t)) {
-            out->b = t;
-            return 0;
-        }
-        if (eval(c, n->b, &b) != 0)
-            return -1;
-        out->b = val_truthy(&b);
-        val_release(&b);
-        return 0;
-    }
-    default:
-        break;
-    }
-    /* Binary operators that need both operands. */
-    if (eval(c, n->a, &a) != 0)
-        return -1;
-    if (eval(c, n->b, &b) != 0) {
-        val_release(&a);
-        return -1;
-    }
-    int rc = 0;
-    switch (n->op) {
-    case OP_EQ:
-    case OP_NE:
-        out->t = V_BOOL;
-        out->b = val_equal(&a, &b) == (n->op == OP_EQ);
-        break;
-    case OP_LT:
-    case OP_LE:
-    case OP_GT:
-    case OP_GE:
-        rc = compare(c, n, &a, &b, out);
-        break;
-    default:
-        rc = arith(c, n, &a, &b, out);
-        break;
-    }
-    val_release(&a);
-    val_release(&b);
-    return rc;
-}
-
-static int val_to_json(struct evalctx *c, struct val *v, struct json_object **out)
-{
-    struct json_object *o = NULL;
-    switch (v->t) {
-    case V_NULL:
-        *out = NULL;
-        return 0;
-    case V_BOOL: o = json_object_new_boolean(v->b); break;
-    case V_INT: o = json_object_new_int64(v->i); break;
-    case V_DBL: o = brd_json_new_double(v->d); break;
-    case V_STR:
-        o = v->j ? json_object_get(v->j) : json_object_new_string_len(v->s, (int)v->n);
-        break;
-    default: o = json_object_get(v->j); break;
-    }
-    if (!o)
-        return brd_error_nomem(c->err);
-    *out = o;
-    return 0;
-}
-
-int brd_expr_eval(const struct brd_expr *e, struct json_object *current,
-                  brd_ref_lookup_fn lookup, void *ctx, struct json_object **out,
-                  struct brd_error *err)
-{
-    *out = NULL;
-    struct evalctx c = {e, current, lookup, ctx, err};
-    struct val v;
-    if (eval(&c, e->root, &v) != 0)
-        return -1;
-    int rc = val_to_json(&c, &v, out);
-    val_release(&v);
-    return rc;
-}
-
-int brd_expr_test(const struct brd_expr *e, struct json_object *current,
-                  brd_ref_lookup_fn lookup, void *ctx, bool *taken, struct brd_error *err)
-{
-    struct evalctx c = {e, current, lookup, ctx, err};
-    struct val v;
-    if (eval(&c, e->root, &v) != 0)
-        return -1;
-    *taken = val_truthy(&v);
-    val_release(&v);
-    return 0;
 }
