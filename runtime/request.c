@@ -16,17 +16,6 @@
 
 /* ---- small text helpers -------------------------------------------------- */
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..n) into out (room for n + 1), '+' → ' ' when plus.
  * Returns the decoded length, or -1 on a bad escape. */
 static long pct_decode(const char *s, size_t n, bool plus, char *out)
@@ -37,7 +26,7 @@ static long pct_decode(const char *s, size_t n, bool plus, char *out)
         if (c == '%') {
             if (i + 2 >= n)
                 return -1;
-            int a = hexval((unsigned char)s[i + 1]), b = hexval((unsigned char)s[i + 2]);
+            int a = brd_hexval((unsigned char)s[i + 1]), b = brd_hexval((unsigned char)s[i + 2]);
             if (a < 0 || b < 0)
                 return -1;
             out[o++] = (char)(a * 16 + b);

@@ -62,24 +62,13 @@ static bool peek2(struct parser *p, const char *two)
 
 static struct expr_node *parse_or(struct parser *p);
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int read_hex4(struct parser *p, size_t at, unsigned *out)
 {
     if (at + 4 > p->len)
         return -1;
     unsigned v = 0;
     for (int k = 0; k < 4; k++) {
-        int h = hexval(p->s[at + k]);
+        int h = brd_hexval((unsigned char)p->s[at + k]);
         if (h < 0)
             return -1;
         v = v * 16 + (unsigned)h;

@@ -60,6 +60,19 @@ bool brd_json_equal(struct json_object *a, struct json_object *b);
 /* SPEC truthiness: false, null, 0 and "" are false; everything else true. */
 bool brd_json_truthy(struct json_object *v);
 
+/* The value of a hexadecimal digit (JSON \u escapes, percent-encoding),
+ * or -1. */
+static inline int brd_hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* A new reference to v (json_object_get), NULL-safe for readability. */
 static inline struct json_object *brd_json_ref(struct json_object *v)
 {
