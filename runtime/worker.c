@@ -3,6 +3,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcgiapp.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -217,6 +218,14 @@ static int serve(const struct brd_worker_args *a, struct brd_engine *engine, con
         }
         struct brd_request_outcome out;
         brd_request_handle(&env, &req, &out);
+        /* libfcgi closes with a "lingering close" — shutdown, then select
+         * and read for up to 2 s until the front server closes — so that
+         * unread input cannot turn into a TCP reset that loses the
+         * response.  The handler always reads stdin to its end (drain), and
+         * then nothing more comes on this connection: close at once.  This
+         * was 11% of a worker's CPU under load (docs/runtime.md). */
+        if (req.in && FCGX_HasSeenEOF(req.in) == EOF)
+            req.detached = 1;
         FCGX_Finish_r(&req);
         /* One request per connection: a kept-alive FastCGI connection
          * (nginx fastcgi_keep_conn) would pin this worker to one client. */

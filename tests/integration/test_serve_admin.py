@@ -255,6 +255,20 @@ def test_listen_on_tcp(serve, svc):
     assert s.stop() == 0
 
 
+def test_responses_survive_unread_bodies_over_tcp(serve, svc):
+    """Workers close at once instead of libfcgi's lingering close, but only
+    after reading stdin to its end: a GET body Braid ignores, or a body over
+    the limit, must never reset the connection before nginx has the reply."""
+    s = serve(svc, "--max-body", "64k", tcp=True)
+    big = b"x" * (4 << 20)
+    for _ in range(3):
+        st, _, data = s.request("GET", "/user?uid=6", big)
+        assert (st, json.loads(data)) == (200, {"user_id": 6, "name": "user6"})
+        st, body, _ = s.json("POST", "/echo", big, {"Content-Type": "application/json"})
+        assert st == 413 and body["error"]["code"] == "PAYLOAD_TOO_LARGE"
+    assert s.stop() == 0
+
+
 # ---- fd 0 from a spawner ----------------------------------------------------------------
 
 
