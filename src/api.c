@@ -1,6 +1,8 @@
 /* api.c — loading and validating a registered API definition (see api.h). */
 #include "api.h"
 
+#include "strbuf.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,29 +37,6 @@ int brd_method_parse(const char *s, enum brd_method *out)
 
 /* ---- ${env.NAME} ------------------------------------------------------------------ */
 
-struct buf {
-    char *p;
-    size_t len, cap;
-};
-
-static int buf_add(struct buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return -1;
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
 static bool is_env_start(char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
@@ -70,14 +49,14 @@ static bool is_env_char(char c)
 
 int brd_api_env_subst(const char *text, char **out, bool *used, char *msg, size_t msgsize)
 {
-    struct buf b = {0};
+    struct brd_strbuf b = {0};
     *out = NULL;
     *used = false;
-    if (buf_add(&b, "", 0) < 0)
+    if (brd_strbuf_add(&b, "", 0) < 0)
         goto nomem;
     for (const char *s = text; *s;) {
         if (s[0] == '$' && s[1] == '$' && s[2] == '{') {
-            if (buf_add(&b, "${", 2) < 0)
+            if (brd_strbuf_add(&b, "${", 2) < 0)
                 goto nomem;
             s += 3;
             continue;
@@ -111,13 +90,13 @@ int brd_api_env_subst(const char *text, char **out, bool *used, char *msg, size_
                 free(b.p);
                 return -1;
             }
-            if (buf_add(&b, val, strlen(val)) < 0)
+            if (brd_strbuf_add(&b, val, strlen(val)) < 0)
                 goto nomem;
             *used = true;
             s = end + 1;
             continue;
         }
-        if (buf_add(&b, s, 1) < 0)
+        if (brd_strbuf_add(&b, s, 1) < 0)
             goto nomem;
         s++;
     }
@@ -300,8 +279,8 @@ static int check_url(struct brd_api *api, bool with_params, struct brd_diags *d)
         return rc;
 
     /* The url with every placeholder replaced by "x", for curl's parser. */
-    struct buf probe = {0};
-    if (buf_add(&probe, url, (size_t)(rest - url)) < 0)
+    struct brd_strbuf probe = {0};
+    if (brd_strbuf_add(&probe, url, (size_t)(rest - url)) < 0)
         return brd_diag_add(d, "%s: out of memory", api->file);
     bool *seen = api->params.count ? calloc(api->params.count, sizeof *seen) : NULL;
     if (api->params.count && !seen) {
@@ -315,7 +294,7 @@ static int check_url(struct brd_api *api, bool with_params, struct brd_diags *d)
             continue;
         }
         if (*s != '{') {
-            rc |= buf_add(&probe, s, 1);
+            rc |= brd_strbuf_add(&probe, s, 1);
             s++;
             continue;
         }
@@ -346,7 +325,7 @@ static int check_url(struct brd_api *api, bool with_params, struct brd_diags *d)
             else
                 seen[p - api->params.items] = true;
         }
-        rc |= buf_add(&probe, "x", 1);
+        rc |= brd_strbuf_add(&probe, "x", 1);
         s = end + 1;
     }
     for (size_t i = 0; i < api->params.count; i++)

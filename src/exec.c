@@ -471,13 +471,17 @@ static void wait_once(struct run *r)
 {
     size_t nn = r->wf->nnodes, nfds = 0;
     const struct brd_fn_runner *fr = &r->s->runner;
-    struct pollfd *fds = NULL;
-    int *owner = NULL;
+    /* Function calls in flight: on the stack for the usual few, so the
+     * wait loop allocates nothing per turn. */
+    struct pollfd fds_local[16];
+    int owner_local[16];
+    struct pollfd *fds = fds_local;
+    int *owner = owner_local;
     int64_t now = brd_now_us(), wake = r->deadline;
     for (size_t i = 0; i < nn; i++)
         if (r->n[i].fn)
             nfds++;
-    if (nfds) {
+    if (nfds > 16) {
         fds = calloc(nfds, sizeof *fds);
         owner = calloc(nfds, sizeof *owner);
         if (!fds || !owner) {
@@ -487,6 +491,8 @@ static void wait_once(struct run *r)
             fail_run(r, -1, &r->err);
             return;
         }
+    }
+    if (nfds) {
         nfds = 0;
         for (size_t i = 0; i < nn; i++) {
             if (!r->n[i].fn)
@@ -522,8 +528,10 @@ static void wait_once(struct run *r)
                 fn_done(r, owner[k]);
         }
     }
-    free(fds);
-    free(owner);
+    if (fds != fds_local) {
+        free(fds);
+        free(owner);
+    }
 }
 
 static void cancel_all(struct run *r)

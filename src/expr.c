@@ -288,16 +288,10 @@ static size_t path_end(const char *s, size_t len, size_t i)
             }
         } else if (i < len && s[i] == '[') {
             int depth = 0;
-            char quote = 0;
             for (; i < len; i++) {
                 char c = s[i];
-                if (quote) {
-                    if (c == '\\')
-                        i++;
-                    else if (c == quote)
-                        quote = 0;
-                } else if (c == '\'' || c == '"') {
-                    quote = c;
+                if (c == '\'' || c == '"') {
+                    i = brd_skip_quoted(s, len, i);
                 } else if (c == '[') {
                     depth++;
                 } else if (c == ']' && --depth == 0) {

@@ -2,6 +2,8 @@
  * (see http_api.h and docs/http_api.md). */
 #include "http_api.h"
 
+#include "strbuf.h"
+
 #include <curl/curl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -160,52 +162,20 @@ size_t brd_http_in_flight(const struct brd_http *h)
 
 /* ---- building the request ------------------------------------------------------ */
 
-struct buf {
-    char *p;
-    size_t len, cap;
-    int failed;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-    if (b->failed)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 128;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->failed = 1;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static void buf_str(struct buf *b, const char *s)
-{
-    buf_add(b, s, strlen(s));
-}
-
 /* Percent-encodes everything but RFC 3986's unreserved characters: safe
  * as a path segment and in a query under both RFC 3986 and form decoding
  * (a space is %20, never '+', and '+' itself is %2B). */
-static void buf_encode(struct buf *b, const char *s, size_t n)
+static void buf_encode(struct brd_strbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
             c == '.' || c == '_' || c == '~') {
-            buf_add(b, (const char *)&c, 1);
+            brd_strbuf_add(b, (const char *)&c, 1);
         } else {
             char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            buf_add(b, e, 3);
+            brd_strbuf_add(b, e, 3);
         }
     }
 }
@@ -226,7 +196,7 @@ static const char REDACTED[] = "<redacted>";
 /* Appends the url: the template with {name} replaced and the query
  * parameters added.  display: the version for messages and traces — the
  * template as written (${env.X} kept) and secret values redacted. */
-static int build_url(const struct brd_api *api, struct json_object *values, bool display, struct buf *b,
+static int build_url(const struct brd_api *api, struct json_object *values, bool display, struct brd_strbuf *b,
                      struct brd_error *err)
 {
     const char *tpl = display && api->url_display ? api->url_display : api->url;
@@ -235,7 +205,7 @@ static int build_url(const struct brd_api *api, struct json_object *values, bool
             /* ${env.X} as written: shown verbatim. */
             const char *end = strchr(s, '}');
             size_t n = end ? (size_t)(end - s + 1) : strlen(s);
-            buf_add(b, s, n);
+            brd_strbuf_add(b, s, n);
             s += n;
             continue;
         }
@@ -243,13 +213,13 @@ static int build_url(const struct brd_api *api, struct json_object *values, bool
             size_t n = strcspn(s, display ? "{$" : "{");
             if (n == 0)
                 n = 1;
-            buf_add(b, s, n);
+            brd_strbuf_add(b, s, n);
             s += n;
             continue;
         }
         const char *end = strchr(s, '}');
         if (!end) {   /* the loader rules this out; copy rather than crash */
-            buf_str(b, s);
+            brd_strbuf_str(b, s);
             break;
         }
         char name[BRD_NAME_MAX + 1];
@@ -273,7 +243,7 @@ static int build_url(const struct brd_api *api, struct json_object *values, bool
                                  "api %s: parameter '%s': \"%s\" cannot be used as a path segment", api->name,
                                  name, text);
         if (display && p && p->secret)
-            buf_str(b, REDACTED);
+            brd_strbuf_str(b, REDACTED);
         else
             buf_encode(b, text, len);
     }
@@ -294,12 +264,12 @@ static int build_url(const struct brd_api *api, struct json_object *values, bool
                 continue;   /* a null element is omitted, like a null value */
             size_t len;
             const char *text = value_text(e, &len);
-            buf_str(b, sep);
+            brd_strbuf_str(b, sep);
             sep = "&";
             buf_encode(b, p->name, strlen(p->name));
-            buf_add(b, "=", 1);
+            brd_strbuf_add(b, "=", 1);
             if (display && p->secret)
-                buf_str(b, REDACTED);
+                brd_strbuf_str(b, REDACTED);
             else
                 buf_encode(b, text, len);
         }
@@ -368,16 +338,16 @@ static int build_headers(struct brd_http_call *c, struct brd_error *err)
         hdr_set(hs, &n, "X-Request-Id", c->request_id, strlen(c->request_id));
 
     int rc = 0;
-    struct buf line = {0};
+    struct brd_strbuf line = {0};
     for (size_t i = 0; i < n && rc == 0; i++) {
         line.len = 0;
-        buf_str(&line, hs[i].name);
+        brd_strbuf_str(&line, hs[i].name);
         /* "Name:" would make curl drop the header; "Name;" sends it empty. */
         if (hs[i].len == 0) {
-            buf_add(&line, ";", 1);
+            brd_strbuf_add(&line, ";", 1);
         } else {
-            buf_add(&line, ": ", 2);
-            buf_add(&line, hs[i].value, hs[i].len);
+            brd_strbuf_add(&line, ": ", 2);
+            brd_strbuf_add(&line, hs[i].value, hs[i].len);
         }
         struct curl_slist *l = line.failed ? NULL : curl_slist_append(c->headers, line.p);
         if (!l)
@@ -783,7 +753,7 @@ int brd_http_start(struct brd_http *h, const struct brd_http_args *args, struct 
     for (size_t i = 0; i < api->params.count; i++)
         secret |= api->params.items[i].secret &&
                   (api->params.items[i].in == BRD_IN_PATH || api->params.items[i].in == BRD_IN_QUERY);
-    struct buf url = {0}, shown = {0};
+    struct brd_strbuf url = {0}, shown = {0};
     if (resolve_values(args, &c->values, err) < 0 || build_url(api, c->values, false, &url, err) < 0 ||
         (secret && build_url(api, c->values, true, &shown, err) < 0)) {
         free(url.p);

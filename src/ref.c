@@ -4,24 +4,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+size_t brd_skip_quoted(const char *s, size_t len, size_t i)
+{
+    char quote = s[i];
+    for (i++; i < len; i++) {
+        if (s[i] == '\\')
+            i++;
+        else if (s[i] == quote)
+            return i;
+    }
+    return len;
+}
+
 /* Finds the '}' that closes a reference whose body starts at text[i]:
  * braces inside quoted strings (a JSONPath name or filter literal such as
  * `${A['}']}`) do not count.  Returns its offset or -1. */
 static long closing_brace(const char *text, size_t len, size_t i)
 {
-    char quote = 0;
     for (; i < len; i++) {
-        char c = text[i];
-        if (quote) {
-            if (c == '\\')
-                i++;
-            else if (c == quote)
-                quote = 0;
-        } else if (c == '\'' || c == '"') {
-            quote = c;
-        } else if (c == '}') {
+        if (text[i] == '\'' || text[i] == '"')
+            i = brd_skip_quoted(text, len, i);
+        else if (text[i] == '}')
             return (long)i;
-        }
     }
     return -1;
 }

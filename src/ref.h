@@ -32,6 +32,11 @@ int brd_ref_parse(const char *text, size_t len, size_t *consumed, struct brd_ref
 
 void brd_ref_clear(struct brd_ref *ref);
 
+/* s[i] is a quote (' or "): the offset of the quote that closes it
+ * (backslash escapes skipped), or len when it is not closed.  Used to find
+ * where a reference or a bracketed JSONPath segment ends. */
+size_t brd_skip_quoted(const char *s, size_t len, size_t i);
+
 /* Gives the node output that ref names (borrowed, NULL = JSON null).
  * Returns 0, or -1 with err filled when the output is not available. */
 typedef int (*brd_ref_lookup_fn)(void *ctx, const struct brd_ref *ref,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "jsonpath.h"
+#include "strbuf.h"
 
 enum kind { T_LIT, T_PATH, T_REF, T_STR, T_OBJ, T_ARR };
 
@@ -217,30 +218,6 @@ int brd_template_compile(struct json_object *v, const char *where, struct brd_te
     return compile(v, where ? where : "", out, err);
 }
 
-/* A growable byte buffer for string templates. */
-struct buf {
-    char *p;
-    size_t len, cap;
-};
-
-static int buf_add(struct buf *b, const char *s, size_t n, struct brd_error *err)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            return brd_error_nomem(err);
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-    return 0;
-}
-
 static int eval_ref(const struct brd_ref *ref, brd_ref_lookup_fn lookup, void *ctx,
                     struct json_object **out, struct brd_error *err)
 {
@@ -267,10 +244,10 @@ int brd_template_eval(const struct brd_template *t, struct json_object *input,
     case T_REF:
         return eval_ref(&t->ref, lookup, ctx, out, err);
     case T_STR: {
-        struct buf b = {0};
+        struct brd_strbuf b = {0};
         for (size_t i = 0; i < t->nparts; i++) {
             const struct part *p = &t->parts[i];
-            if (buf_add(&b, p->text, p->len, err) != 0)
+            if (brd_strbuf_add(&b, p->text, p->len) != 0)
                 goto str_fail;
             if (!p->has_ref)
                 continue;
@@ -279,11 +256,11 @@ int brd_template_eval(const struct brd_template *t, struct json_object *input,
                 goto str_fail;
             int rc = 0;
             if (json_object_get_type(v) == json_type_string) {
-                rc = buf_add(&b, json_object_get_string(v), (size_t)json_object_get_string_len(v), err);
+                rc = brd_strbuf_add(&b, json_object_get_string(v), (size_t)json_object_get_string_len(v));
             } else if (v) {
                 size_t n;
                 const char *s = brd_json_compact(v, &n);
-                rc = buf_add(&b, s, n, err);
+                rc = brd_strbuf_add(&b, s, n);
             }
             json_object_put(v);
             if (rc != 0)
@@ -293,6 +270,8 @@ int brd_template_eval(const struct brd_template *t, struct json_object *input,
         free(b.p);
         return *out ? 0 : brd_error_nomem(err);
     str_fail:
+        if (b.failed)
+            brd_error_nomem(err);
         free(b.p);
         return -1;
     }

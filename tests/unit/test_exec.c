@@ -346,6 +346,29 @@ static void declared_params_are_checked_and_converted(void **state)
     done(&r);
 }
 
+/* More calls in flight than the wait loop keeps on its stack (16). */
+static void twenty_parallel_functions_join(void **state)
+{
+    (void)state;
+    char wf[8192] = "{\"nodes\":[";
+    char edges[4096] = "";
+    for (int i = 0; i < 20; i++) {
+        snprintf(wf + strlen(wf), sizeof wf - strlen(wf),
+                 "%s{\"id\":\"F%d\",\"type\":\"function\",\"function\":\"echo\","
+                 "\"params\":{\"k%d\":%d}}", i ? "," : "", i, i, i);
+        snprintf(edges + strlen(edges), sizeof edges - strlen(edges),
+                 "[\"START\",\"F%d\"],[\"F%d\",\"END\"],", i, i);
+    }
+    edges[strlen(edges) - 1] = '\0';
+    snprintf(wf + strlen(wf), sizeof wf - strlen(wf), "],\"edges\":[%s]}", edges);
+    struct ran r;
+    run_wf(&r, wf, "{}", false);
+    assert_int_equal(r.res.status, 0);
+    assert_int_equal(json_object_object_length(r.res.result), 20);
+    assert_int_equal(json_object_get_int(json_object_object_get(r.res.result, "k19")), 19);
+    done(&r);
+}
+
 static void one_engine_serves_many_runs(void **state)
 {
     (void)state;
@@ -385,6 +408,7 @@ int main(void)
         cmocka_unit_test(no_branch_matched_and_default),
         cmocka_unit_test(failure_fails_the_run_unless_on_error),
         cmocka_unit_test(declared_params_are_checked_and_converted),
+        cmocka_unit_test(twenty_parallel_functions_join),
         cmocka_unit_test(one_engine_serves_many_runs),
     };
     return cmocka_run_group_tests_name("exec", tests, setup, teardown);
