@@ -7,21 +7,55 @@
 # tests/fuzz/fuzz_*.c, tests/integration/test_*.py).
 
 SHELL      := /bin/bash
-CC         ?= gcc
+# make's built-in default is `cc`; `CC ?= gcc` would never take effect.
+ifeq ($(origin CC),default)
+CC         := gcc
+endif
 SHARED     ?= ../shared
 BUILD      := build
 PYTHON     := /usr/bin/python3
 FUZZ_SECONDS ?= 30
 
+# ---- library flags, asked of pkg-config when a recipe first needs them ------
+#
+# Never at parse time: `make run` / `make test` install the -dev packages
+# (make deps) and then re-invoke make, whose parse happens after the install.
+# A recipe that needs a flag and finds pkg-config silent stops with an error
+# naming `make deps`, never with a wall of compile or link errors.
+# `VAR = $(eval VAR := ...)$(VAR)` asks once per make process, then remembers.
 PKGS       := json-c libpcre2-8 libcurl
-CFLAGS_BASE := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
-               -Wno-missing-field-initializers -Wno-format-truncation -Isrc -Isandbox -Iruntime \
-               $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-CFLAGS     ?= -O2 -g
+pkgconf     = $(or $(shell pkg-config $(1) 2>/dev/null),$(error pkg-config $(1) printed nothing: \
+                the -dev packages are missing. Run `make deps` (make run and make test do it for you)))
+PKG_CFLAGS  = $(eval PKG_CFLAGS := $(call pkgconf,--cflags $(PKGS)))$(PKG_CFLAGS)
 # The sandbox alone compiles against CPython; everything links it and seccomp.
-SBX_CFLAGS := $(shell pkg-config --cflags python3-embed 2>/dev/null)
-# libfcgi has no pkg-config entry on Debian: named directly.
-LDLIBS_ALL := $(shell pkg-config --libs $(PKGS) python3-embed 2>/dev/null) -lseccomp -lfcgi -lm
+SBX_CFLAGS  = $(eval SBX_CFLAGS := $(call pkgconf,--cflags python3-embed))$(SBX_CFLAGS)
+# libfcgi has no pkg-config entry on Debian: named directly, its header checked.
+LDLIBS_ALL  = $(eval LDLIBS_ALL := $(call pkgconf,--libs $(PKGS) python3-embed libseccomp) \
+                $(if $(wildcard /usr/include/fcgiapp.h),-lfcgi,$(error /usr/include/fcgiapp.h is missing \
+                (libfcgi-dev). Run `make deps`)) -lm)$(LDLIBS_ALL)
+
+WARN       := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+              -Wno-missing-field-initializers -Wno-format-truncation
+CFLAGS     ?= -O2 -g
+
+# ---- layers, enforced by include paths (DESIGN.md section 5b) ---------------
+#
+#   src/base/   errors, JSON helpers, strings, files, names, diagnostics, clock
+#               sees only itself
+#   src/        the engine: itself and base (as "base/x.h"); never CPython,
+#               FastCGI or processes
+#   sandbox/    itself and base; never the engine
+#   runtime/    everything
+# A wrong include does not compile (make test-layers proves it).
+INC_base    = -Isrc/base
+INC_src     = -Isrc
+INC_sandbox = -Isrc/base -Isandbox
+INC_runtime = -Isrc -Isrc/base -Isandbox -Iruntime
+INC_all     = $(INC_runtime)
+# The layer of a source path: src/base/x.c -> base, src/x.c -> src, ...
+layer       = $(if $(filter src/base/%,$(1)),base,$(firstword $(subst /, ,$(1))))
+layer_flags = $(INC_$(call layer,$(1))) $(PKG_CFLAGS) $(if $(filter sandbox,$(call layer,$(1))),$(SBX_CFLAGS))
+CFLAGS_BASE = $(WARN) $(INC_all) $(PKG_CFLAGS)
 
 # Debian packages the build and the tests need (make deps installs the missing ones).
 DEB_PACKAGES := gcc make pkg-config clang libclang-rt-14-dev \
@@ -34,7 +68,7 @@ DEB_PACKAGES := gcc make pkg-config clang libclang-rt-14-dev \
 # installs the missing ones; docs/deploy.md).
 IMAGE_PACKAGES := podman runc mmdebstrap slirp4netns catatonit
 
-SRC_C      := $(sort $(wildcard src/*.c))
+SRC_C      := $(sort $(wildcard src/base/*.c src/*.c))
 SANDBOX_C  := $(sort $(wildcard sandbox/*.c))
 RUNTIME_C  := $(sort $(wildcard runtime/*.c))
 UNIT_C     := $(sort $(wildcard tests/unit/test_*.c))
@@ -60,7 +94,7 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-s
 
 .PHONY: seed-backend seed-backend-stop image-deps image image-test
 .PHONY: all build deps test test-unit test-asan test-conformance test-integration \
-        test-security test-fuzz fuzz bench bench-http run clean help
+        test-security test-fuzz test-layers test-fresh fuzz bench bench-http run clean help
 
 all: build
 
@@ -81,13 +115,10 @@ deps:                                          ## install the Debian packages th
 
 # ---- the binary -------------------------------------------------------------
 
+# Each object compiles with its own layer's include path (see "layers" above).
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	@echo '  CC   $<'; $(CC) $(CFLAGS_BASE) $(CFLAGS) -MMD -MP -c $< -o $@
-
-$(BUILD)/obj/sandbox/%.o: sandbox/%.c
-	@mkdir -p $(dir $@)
-	@echo '  CC   $<'; $(CC) $(CFLAGS_BASE) $(SBX_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	@echo '  CC   $<'; $(CC) $(WARN) $(call layer_flags,$<) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libbraid.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -108,11 +139,7 @@ braid: $(RT_OBJ) $(LIBS)
 
 $(BUILD)/asan/%.o: %.c
 	@mkdir -p $(dir $@)
-	@echo '  CC   $<'; $(CC) $(CFLAGS_BASE) $(ASAN_FLAGS) -MMD -MP -c $< -o $@
-
-$(BUILD)/asan/sandbox/%.o: sandbox/%.c
-	@mkdir -p $(dir $@)
-	@echo '  CC   $<'; $(CC) $(CFLAGS_BASE) $(SBX_CFLAGS) $(ASAN_FLAGS) -MMD -MP -c $< -o $@
+	@echo '  CC   $<'; $(CC) $(WARN) $(call layer_flags,$<) $(ASAN_FLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libbraid-asan.a: $(ASAN_OBJ)
 	@mkdir -p $(dir $@)
@@ -134,8 +161,35 @@ $(BUILD)/conformance/%: tests/conformance/%.c $(LIBS)
 	@mkdir -p $(dir $@)
 	@echo '  LD   $@'; $(CC) $(CFLAGS_BASE) $(CFLAGS) -Itests -o $@ $< $(LIBS) $(LDLIBS_ALL)
 
-test: deps build                               ## run every suite (installs deps first)
-	@$(MAKE) --no-print-directory test-unit test-asan test-conformance test-integration test-security test-fuzz image-test
+# The entry targets (test, run, bench-http) install the packages first and
+# then hand over to a sub-make, which reads this file anew: its pkg-config
+# answers are those of the machine after the install.  Never `test: deps build`:
+# that asks pkg-config before deps ran, and under -j races it.
+SUBMAKE    := $(MAKE) --no-print-directory
+
+test:                                          ## run every suite (installs deps first)
+	@$(SUBMAKE) deps
+	@$(SUBMAKE) build
+	@$(SUBMAKE) test-layers test-unit test-asan test-conformance test-integration test-security test-fuzz image-test
+
+# The layers hold: for each layer, a header it must not see does not compile
+# with that layer's flags, and one it may see does (so the probe can fail).
+LAYER_PROBES := sandbox:exec.h sandbox:service.h sandbox:worker.h src:sandbox.h src:worker.h \
+                src:Python.h base:exec.h base:sandbox.h
+test-layers:                                   ## prove the include paths keep the layers apart
+	@fail=0; probe=$(BUILD)/layer-probe.c; mkdir -p $(BUILD); \
+	for p in $(LAYER_PROBES); do l=$${p%%:*}; h=$${p#*:}; \
+	  case $$l in base) inc='$(INC_base)';; src) inc='$(INC_src)';; sandbox) inc='$(INC_sandbox)';; esac; \
+	  echo "#include \"$$h\"" > $$probe; \
+	  if $(CC) $(WARN) $$inc $(PKG_CFLAGS) -fsyntax-only $$probe 2>/dev/null; then \
+	    echo "layers: $$l/ can include $$h: the include path lets a layer reach up"; fail=1; fi; \
+	done; \
+	for p in sandbox:error.h sandbox:jsonutil.h src:base/error.h src:jsonpath.h base:strbuf.h; do l=$${p%%:*}; h=$${p#*:}; \
+	  case $$l in base) inc='$(INC_base)';; src) inc='$(INC_src)';; sandbox) inc='$(INC_sandbox)';; esac; \
+	  echo "#include \"$$h\"" > $$probe; \
+	  $(CC) $(WARN) $$inc $(PKG_CFLAGS) -fsyntax-only $$probe || { echo "layers: $$l/ cannot include $$h"; fail=1; }; \
+	done; \
+	[ $$fail = 0 ] && echo "layers: base < src, sandbox < runtime hold" || { echo "layers: FAILED"; exit 1; }
 
 # Each unit binary prints cmocka's own summary; the loop adds one line per suite.
 test-unit: $(UNIT_BIN)                         ## cmocka unit tests
@@ -163,10 +217,13 @@ test-security: braid                           ## sandbox escape tests (pytest, 
 
 # ---- fuzzing ----------------------------------------------------------------
 
+# A fuzzer links the engine's sources; one that fuzzes a runtime/ or sandbox/
+# parser names those files as extra prerequisites, e.g.
+#   $(BUILD)/fuzz/fuzz_form: runtime/form.c
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(SRC_C)
 	@mkdir -p $(dir $@)
 	@echo '  CC   $<'; clang $(filter-out -Werror -Wno-format-truncation,$(CFLAGS_BASE)) $(SBX_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
-	  -o $@ $< $(SRC_C) $(LDLIBS_ALL)
+	  -o $@ $< $(SRC_C) $(filter runtime/%.c sandbox/%.c,$^) $(LDLIBS_ALL)
 
 test-fuzz: $(FUZZ_BIN)                         ## a short smoke run of every fuzzer (FUZZ_SECONDS each)
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
@@ -190,7 +247,9 @@ $(BUILD)/bench/%: bench/%.c $(LIBS) $(BUILD)/obj/runtime/fnrunner.o
 bench: $(BENCH_BIN)                            ## print benchmark figures (not a test)
 	@for b in $(BENCH_BIN); do echo "== bench: $$b"; $$b; done
 
-bench-http: deps build $(BUILD)/bench/hello_fcgi  ## braid serve vs a libfcgi hello through nginx, wrk c=16/64 (BENCH_SECONDS=10)
+bench-http:                                    ## braid serve vs a libfcgi hello through nginx, wrk c=16/64 (BENCH_SECONDS=10)
+	@$(SUBMAKE) deps
+	@$(SUBMAKE) build $(BUILD)/bench/hello_fcgi
 	@bench/run.sh
 
 # ---- the container image (docs/deploy.md) --------------------------------------
@@ -214,6 +273,11 @@ image: image-deps                              ## build localhost/braid:latest w
 image-test: image                              ## run the image and docker/k8s/ with podman (kube play)
 	@$(PODMAN) docker/image-test.sh
 
+# The README's commands on a never-touched Debian 12 (docker/fresh-machine.sh):
+# make run in one invocation, a request through it, Ctrl-C, make test-unit.
+test-fresh: image-deps                         ## make run + make test-unit in a fresh Debian 12 container (tests HEAD)
+	@$(PODMAN) docker/fresh-machine.sh
+
 SEED_RUN := $(CURDIR)/$(BUILD)/seed-backend
 
 seed-backend: deps                             ## start the seed example's backend (nginx, 127.0.0.1:8081) in the background
@@ -233,7 +297,9 @@ seed-backend-stop:                             ## stop the seed example's backen
 # and nginx in front, in the foreground until Ctrl-C (docker/run-local.sh).
 RUN_PORT ?=
 RUN_ADMIN_PORT ?=
-run: deps build                                ## serve the seed example through nginx on 127.0.0.1:8080 (Ctrl-C stops)
+run:                                           ## serve the seed example through nginx on 127.0.0.1:8080 (Ctrl-C stops)
+	@$(SUBMAKE) deps
+	@$(SUBMAKE) build
 	@RUN_PORT='$(RUN_PORT)' RUN_ADMIN_PORT='$(RUN_ADMIN_PORT)' docker/run-local.sh
 
 clean:                                         ## remove everything the build made

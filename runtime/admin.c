@@ -13,6 +13,7 @@
 #include "exec.h"
 #include "listener.h"
 #include "version.h"
+#include "base/clock.h"
 
 #define ADMIN_READ_MAX 4096
 #define ADMIN_DEADLINE_US (2 * 1000 * 1000)

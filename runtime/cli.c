@@ -1,7 +1,7 @@
 /* cli.c — helpers shared by the subcommands (see cli.h). */
 #include "cli.h"
 
-#include "file.h"
+#include "base/file.h"
 
 #include <errno.h>
 #include <stdio.h>

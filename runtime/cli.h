@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "error.h"
-#include "jsonutil.h"
+#include "base/error.h"
+#include "base/jsonutil.h"
 
 /* Reads all of path ("-" = standard input) into a new NUL-terminated buffer
  * (*buf, owned by the caller, free()); the length excludes the NUL. */

@@ -8,7 +8,7 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "jsonutil.h"
+#include "base/jsonutil.h"
 #include "sandbox.h"
 
 static const char usage_text[] =

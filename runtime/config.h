@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "error.h"
+#include "base/error.h"
 
 #define BRD_SERVE_MAX_WORKERS 256
 #define BRD_SERVE_DEFAULT_TIMEOUT_MS 30000

@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
-#include "jsonutil.h"
+#include "base/error.h"
+#include "base/jsonutil.h"
 
 /* Sends the log to path (created 0644 if missing, appended to), or to
  * stderr when path is NULL. */

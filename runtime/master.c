@@ -25,6 +25,7 @@
 #include "service.h"
 #include "version.h"
 #include "worker.h"
+#include "base/clock.h"
 
 #define TICK_MS 100
 #define BACKOFF_MAX_US (10 * 1000 * 1000)

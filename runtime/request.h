@@ -12,9 +12,9 @@
 
 #include <fcgiapp.h>
 
-#include "error.h"
+#include "base/error.h"
 #include "exec.h"
-#include "jsonutil.h"
+#include "base/jsonutil.h"
 #include "service.h"
 
 /* What a worker hands each request (all borrowed, fixed for its life). */

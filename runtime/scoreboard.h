@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "error.h"
+#include "base/error.h"
 
 #define BRD_SB_SLOTS 640              /* workers alive at once, reloads included */
 #define BRD_SB_WORKFLOWS 1024         /* distinct workflow names ever served */

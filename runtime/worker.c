@@ -20,6 +20,7 @@
 #include "request.h"
 #include "sandbox.h"
 #include "worker_seccomp.h"
+#include "base/clock.h"
 
 /* After a stop signal, queued connections are still answered this long. */
 #define STOP_SERVE_QUEUED_US (3 * 1000 * 1000)

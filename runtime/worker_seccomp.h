@@ -6,7 +6,7 @@
 #ifndef BRD_WORKER_SECCOMP_H
 #define BRD_WORKER_SECCOMP_H
 
-#include "error.h"
+#include "base/error.h"
 
 /* Loads the filter into the calling process (sets no_new_privs first).
  * Irreversible; everything that needs execve (the sandbox zygote) must have

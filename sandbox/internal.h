@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include "clock.h"
 #include "error.h"
 #include "sandbox.h"
 
@@ -140,6 +141,5 @@ __attribute__((noreturn)) void brd_runner_main(enum brd_sandbox_layers layers,
 int brd_zygote_start(pid_t *pid, int *ctl, struct brd_error *err);
 
 /* Monotonic clock in ns. */
-int64_t brd_sbx_now_ns(void);
 
 #endif

@@ -519,7 +519,7 @@ static struct proc *take_proc(struct brd_sandbox_pool *pool, struct slot *s, str
 static void finish(struct brd_sandbox_call *c)
 {
     c->done = true;
-    c->res.duration_us = (brd_sbx_now_ns() - c->start_ns) / 1000;
+    c->res.duration_us = (brd_now_ns() - c->start_ns) / 1000;
     if (!c->res.output)
         c->res.output = copy_text("", 0);
 }
@@ -587,7 +587,7 @@ int brd_sandbox_call_start(struct brd_sandbox_pool *pool, const struct brd_pyfn 
     if (!c)
         return brd_error_nomem(err);
     c->pool = pool;
-    c->start_ns = brd_sbx_now_ns();
+    c->start_ns = brd_now_ns();
     struct proc *p = take_proc(pool, s, err);
     if (!p) {
         free(c);
@@ -843,7 +843,7 @@ int brd_sandbox_call_step(struct brd_sandbox_call *c)
         died(c);
         return 1;
     }
-    if (brd_sbx_now_ns() >= c->deadline_ns) {
+    if (brd_now_ns() >= c->deadline_ns) {
         brd_sandbox_call_timeout(c);
         return 1;
     }
@@ -870,7 +870,7 @@ void brd_sandbox_call_cancel(struct brd_sandbox_call *c)
 void brd_sandbox_call_wait(struct brd_sandbox_call *c)
 {
     while (brd_sandbox_call_step(c) == 0) {
-        int64_t left = c->deadline_ns - brd_sbx_now_ns();
+        int64_t left = c->deadline_ns - brd_now_ns();
         int ms = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
         struct pollfd pf = {.fd = brd_sandbox_call_fd(c), .events = POLLIN};
         poll(&pf, 1, ms);

@@ -19,13 +19,6 @@
 
 struct brd_sbx_global brd_sbx_g;
 
-int64_t brd_sbx_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* ---- CPython ---------------------------------------------------------------- */
 
 int brd_pyfn_py_init(struct brd_error *err)

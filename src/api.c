@@ -1,7 +1,7 @@
 /* api.c — loading and validating a registered API definition (see api.h). */
 #include "api.h"
 
-#include "strbuf.h"
+#include "base/strbuf.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "http_api.h"
+#include "base/clock.h"
 
 struct brd_engine {
     struct brd_http *http;
@@ -56,13 +57,6 @@ struct run {
     struct brd_error err;
     struct json_object *result;
 };
-
-int64_t brd_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 void brd_request_id_new(char buf[33])
 {

@@ -11,9 +11,9 @@
 
 #include <stdbool.h>
 
-#include "error.h"
+#include "base/error.h"
 #include "fnrun.h"
-#include "jsonutil.h"
+#include "base/jsonutil.h"
 #include "service.h"
 
 struct brd_engine;
@@ -47,9 +47,6 @@ void brd_run_result_clear(struct brd_run_result *res);
 /* The SPEC error body {"error": {"code", "message", "node", "request_id"}}
  * for a failed result (new reference). */
 struct json_object *brd_run_error_json(const struct brd_run_result *res);
-
-/* CLOCK_MONOTONIC in microseconds. */
-int64_t brd_now_us(void);
 
 /* Writes a fresh random request id (32 hex digits) into buf[33]. */
 void brd_request_id_new(char buf[33]);

@@ -13,9 +13,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "diag.h"
-#include "error.h"
-#include "jsonutil.h"
+#include "base/diag.h"
+#include "base/error.h"
+#include "base/jsonutil.h"
 
 struct brd_fn_call;
 

@@ -2,7 +2,8 @@
  * (see http_api.h and docs/http_api.md). */
 #include "http_api.h"
 
-#include "strbuf.h"
+#include "base/strbuf.h"
+#include "base/clock.h"
 
 #include <curl/curl.h>
 #include <limits.h>
@@ -67,13 +68,6 @@ struct brd_http {
     CURL *pool[EASY_POOL_MAX];
     size_t npool;
 };
-
-static int64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* ---- the client --------------------------------------------------------------- */
 
@@ -673,7 +667,7 @@ static void on_attempt_done(struct brd_http_call *c, CURLcode result)
         return;
     }
     /* Exponential backoff: backoff_ms × 2^(n−1) before the n-th retry. */
-    int64_t now = now_us();
+    int64_t now = brd_now_us();
     int64_t wait = (int64_t)c->api->retry_backoff_ms * 1000 * ((int64_t)1 << (c->attempts - 1));
     if (c->deadline_us > 0 && now + wait + 1000 > c->deadline_us) {
         finish(c, -1);   /* no time for another attempt: the last error stands */
@@ -687,7 +681,7 @@ static void on_attempt_done(struct brd_http_call *c, CURLcode result)
  * still waiting in *next (0: none). */
 static void run_due_retries(struct brd_http *h, int64_t *next)
 {
-    int64_t now = now_us();
+    int64_t now = brd_now_us();
     *next = 0;
     for (struct brd_http_call *c = h->calls; c; c = c->next) {
         if (c->state != CALL_BACKOFF)
@@ -771,7 +765,7 @@ int brd_http_start(struct brd_http *h, const struct brd_http_args *args, struct 
         call_destroy(c);
         return -1;
     }
-    if (start_attempt(c, now_us()) < 0) {
+    if (start_attempt(c, brd_now_us()) < 0) {
         *err = c->err;
         call_destroy(c);
         return -1;
@@ -794,7 +788,7 @@ int brd_http_wait(struct brd_http *h, struct pollfd *extra, unsigned nextra, int
     if (h->done_head)
         wait_us = 0;
     if (next_retry) {
-        int64_t until = next_retry - now_us();
+        int64_t until = next_retry - brd_now_us();
         if (until < wait_us)
             wait_us = until < 0 ? 0 : until;
     }

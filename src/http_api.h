@@ -16,8 +16,8 @@
 #include <stdint.h>
 
 #include "api.h"
-#include "error.h"
-#include "jsonutil.h"
+#include "base/error.h"
+#include "base/jsonutil.h"
 
 /* Largest response body accepted; a bigger one is an API_ERROR. */
 #define BRD_HTTP_MAX_RESPONSE (8u << 20)

@@ -18,8 +18,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "error.h"
-#include "jsonutil.h"
+#include "base/error.h"
+#include "base/jsonutil.h"
 
 struct brd_jsonpath;
 struct brd_nodelist;

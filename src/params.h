@@ -12,9 +12,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "diag.h"
-#include "error.h"
-#include "jsonutil.h"
+#include "base/diag.h"
+#include "base/error.h"
+#include "base/jsonutil.h"
 
 enum brd_ptype { BRD_PT_STRING, BRD_PT_INT, BRD_PT_NUMBER, BRD_PT_BOOL, BRD_PT_OBJECT, BRD_PT_ARRAY, BRD_PT_ANY };
 enum brd_pin { BRD_IN_PATH, BRD_IN_QUERY, BRD_IN_HEADER, BRD_IN_BODY };

@@ -11,10 +11,10 @@
 
 #include <stddef.h>
 
-#include "error.h"
+#include "base/error.h"
 #include "jsonpath.h"
-#include "jsonutil.h"
-#include "name.h"
+#include "base/jsonutil.h"
+#include "base/name.h"
 
 struct brd_ref {
     char id[BRD_NAME_MAX + 1];   /* node id or "START" */

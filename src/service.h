@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #include "api.h"
-#include "diag.h"
+#include "base/diag.h"
 #include "fnrun.h"
 #include "workflow.h"
 

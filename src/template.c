@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "jsonpath.h"
-#include "strbuf.h"
+#include "base/strbuf.h"
 
 enum kind { T_LIT, T_PATH, T_REF, T_STR, T_OBJ, T_ARR };
 

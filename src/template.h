@@ -18,8 +18,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "error.h"
-#include "jsonutil.h"
+#include "base/error.h"
+#include "base/jsonutil.h"
 #include "ref.h"
 
 struct brd_template;

@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #include "api.h"
-#include "diag.h"
+#include "base/diag.h"
 #include "expr.h"
 #include "params.h"
 #include "template.h"

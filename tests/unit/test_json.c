@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "jsonutil.h"
+#include "base/jsonutil.h"
 
 static struct json_object *parse(const char *s)
 {
