@@ -189,6 +189,8 @@ test-layers:                                   ## prove the include paths keep t
 	  echo "#include \"$$h\"" > $$probe; \
 	  $(CC) $(WARN) $$inc $(PKG_CFLAGS) -fsyntax-only $$probe || { echo "layers: $$l/ cannot include $$h"; fail=1; }; \
 	done; \
+	direct=$$(grep -rn 'json_object_\(object\|array\)_add(' src sandbox runtime tests bench | grep -v '^src/base/jsonutil.h:'); \
+	[ -z "$$direct" ] || { echo "layers: json-c adds outside brd_json_add/brd_json_append (they free on failure):"; echo "$$direct"; fail=1; }; \
 	[ $$fail = 0 ] && echo "layers: base < src, sandbox < runtime hold" || { echo "layers: FAILED"; exit 1; }
 
 # Each unit binary prints cmocka's own summary; the loop adds one line per suite.

@@ -60,26 +60,26 @@ static struct json_object *make_doc(void)
     for (int i = 0; i < RECORDS; i++) {
         struct json_object *r = json_object_new_object(), *tags = json_object_new_array();
         struct json_object *addr = json_object_new_object();
-        json_object_object_add(r, "id", json_object_new_int(i));
+        brd_json_add(r, "id", json_object_new_int(i));
         snprintf(buf, sizeof buf, "user%d", i);
-        json_object_object_add(r, "name", json_object_new_string(buf));
-        json_object_object_add(r, "age", json_object_new_int(18 + (i * 7) % 50));
-        json_object_object_add(r, "active", json_object_new_boolean(i % 3 != 0));
-        json_object_array_add(tags, json_object_new_string(i % 2 ? "odd" : "even"));
-        json_object_array_add(tags, json_object_new_string("member"));
-        json_object_object_add(r, "tags", tags);
+        brd_json_add(r, "name", json_object_new_string(buf));
+        brd_json_add(r, "age", json_object_new_int(18 + (i * 7) % 50));
+        brd_json_add(r, "active", json_object_new_boolean(i % 3 != 0));
+        brd_json_append(tags, json_object_new_string(i % 2 ? "odd" : "even"));
+        brd_json_append(tags, json_object_new_string("member"));
+        brd_json_add(r, "tags", tags);
         snprintf(buf, sizeof buf, "city%d", i % 37);
-        json_object_object_add(addr, "city", json_object_new_string(buf));
+        brd_json_add(addr, "city", json_object_new_string(buf));
         snprintf(buf, sizeof buf, "%05d", (i * 7919) % 100000);
-        json_object_object_add(addr, "zip", json_object_new_string(buf));
-        json_object_object_add(r, "address", addr);
-        json_object_array_add(data, r);
+        brd_json_add(addr, "zip", json_object_new_string(buf));
+        brd_json_add(r, "address", addr);
+        brd_json_append(data, r);
     }
-    json_object_object_add(doc, "data", data);
+    brd_json_add(doc, "data", data);
     struct json_object *meta = json_object_new_object();
-    json_object_object_add(meta, "count", json_object_new_int(RECORDS));
-    json_object_object_add(meta, "id", json_object_new_string("meta"));
-    json_object_object_add(doc, "meta", meta);
+    brd_json_add(meta, "count", json_object_new_int(RECORDS));
+    brd_json_add(meta, "id", json_object_new_string("meta"));
+    brd_json_add(doc, "meta", meta);
     return doc;
 }
 

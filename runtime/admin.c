@@ -12,7 +12,7 @@
 
 #include "exec.h"
 #include "listener.h"
-#include "version.h"
+#include "base/version.h"
 #include "base/clock.h"
 
 #define ADMIN_READ_MAX 4096
@@ -94,7 +94,7 @@ bool brd_admin_healthy(const struct brd_admin_view *v)
 
 static void add(struct json_object *o, const char *k, struct json_object *v)
 {
-    json_object_object_add(o, k, v);
+    brd_json_add(o, k, v);
 }
 
 static struct json_object *ms_or_null(double ms)
@@ -132,7 +132,7 @@ char *brd_admin_status_json(const struct brd_admin_view *v)
         add(e, "errors", json_object_new_int64(w ? (int64_t)brd_scoreboard_errors(w) : 0));
         add(e, "p50_ms", w ? ms_or_null(brd_scoreboard_quantile_ms(w, 0.50)) : NULL);
         add(e, "p99_ms", w ? ms_or_null(brd_scoreboard_quantile_ms(w, 0.99)) : NULL);
-        json_object_array_add(wfs, e);
+        brd_json_append(wfs, e);
     }
     add(o, "workflows", wfs);
     const struct brd_sb_workflow *un = &v->sb->workflows[BRD_SB_UNROUTED];
@@ -155,7 +155,7 @@ char *brd_admin_status_json(const struct brd_admin_view *v)
         add(e, "requests", json_object_new_int64((int64_t)brd_sb_load64(&s->requests)));
         add(e, "busy_ms", json_object_new_int64(st == BRD_SB_BUSY && since > 0 ? (now - since) / 1000 : 0));
         add(e, "generation", json_object_new_int64(s->generation));
-        json_object_array_add(ws, e);
+        brd_json_append(ws, e);
     }
     add(o, "workers", ws);
     add(o, "restarts", json_object_new_int64((int64_t)brd_sb_load64(&v->sb->restarts)));

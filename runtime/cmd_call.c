@@ -39,10 +39,10 @@ static void request_id(char out[33])
 static struct json_object *error_object(const struct brd_error *err, const char *node, const char *rid)
 {
     struct json_object *e = json_object_new_object();
-    json_object_object_add(e, "code", json_object_new_string(brd_code_name(err->code)));
-    json_object_object_add(e, "message", json_object_new_string(err->msg));
-    json_object_object_add(e, "node", json_object_new_string(node));
-    json_object_object_add(e, "request_id", json_object_new_string(rid));
+    brd_json_add(e, "code", json_object_new_string(brd_code_name(err->code)));
+    brd_json_add(e, "message", json_object_new_string(err->msg));
+    brd_json_add(e, "node", json_object_new_string(node));
+    brd_json_add(e, "request_id", json_object_new_string(rid));
     return e;
 }
 
@@ -50,29 +50,29 @@ static void print_trace(const char *name, struct json_object *event, const struc
                         const char *rid)
 {
     struct json_object *n = json_object_new_object();
-    json_object_object_add(n, "id", json_object_new_string(name));
-    json_object_object_add(n, "type", json_object_new_string("function"));
-    json_object_object_add(n, "state", json_object_new_string(res->ok ? "succeeded" : "failed"));
-    json_object_object_add(n, "start", json_object_new_int64(0));
-    json_object_object_add(n, "duration_us", json_object_new_int64(res->duration_us));
-    json_object_object_add(n, "attempts", json_object_new_int(1));
-    json_object_object_add(n, "input", brd_json_ref(event));
+    brd_json_add(n, "id", json_object_new_string(name));
+    brd_json_add(n, "type", json_object_new_string("function"));
+    brd_json_add(n, "state", json_object_new_string(res->ok ? "succeeded" : "failed"));
+    brd_json_add(n, "start", json_object_new_int64(0));
+    brd_json_add(n, "duration_us", json_object_new_int64(res->duration_us));
+    brd_json_add(n, "attempts", json_object_new_int(1));
+    brd_json_add(n, "input", brd_json_ref(event));
     if (res->ok) {
-        json_object_object_add(n, "output", brd_json_ref(res->value));
+        brd_json_add(n, "output", brd_json_ref(res->value));
     } else {
         struct json_object *e = error_object(&res->err, name, rid);
-        json_object_object_add(n, "error", e);
+        brd_json_add(n, "error", e);
     }
-    json_object_object_add(n, "print",
+    brd_json_add(n, "print",
                            json_object_new_string_len(res->output ? res->output : "", (int)res->output_len));
     if (res->output_truncated)
-        json_object_object_add(n, "print_truncated", json_object_new_boolean(1));
+        brd_json_add(n, "print_truncated", json_object_new_boolean(1));
     if (res->traceback)
-        json_object_object_add(n, "traceback", json_object_new_string(res->traceback));
+        brd_json_add(n, "traceback", json_object_new_string(res->traceback));
     struct json_object *arr = json_object_new_array();
-    json_object_array_add(arr, n);
+    brd_json_append(arr, n);
     struct json_object *top = json_object_new_object();
-    json_object_object_add(top, "trace", arr);
+    brd_json_add(top, "trace", arr);
     fprintf(stderr, "%s\n", brd_json_compact(top, NULL));
     json_object_put(top);
 }
@@ -157,7 +157,7 @@ int brd_cmd_call(int argc, char **argv)
         fflush(stdout);
     } else {
         struct json_object *top = json_object_new_object();
-        json_object_object_add(top, "error", error_object(&res.err, name, rid));
+        brd_json_add(top, "error", error_object(&res.err, name, rid));
         fprintf(stderr, "%s\n", brd_json_compact(top, NULL));
         json_object_put(top);
     }

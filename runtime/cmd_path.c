@@ -47,8 +47,7 @@ static int build_output(const struct brd_nodelist *list, bool paths, struct json
         } else {
             item = brd_json_ref(brd_nodelist_value(list, i));
         }
-        if (json_object_array_add(arr, item) != 0) {
-            json_object_put(item);
+        if (brd_json_append(arr, item) != 0) {
             json_object_put(arr);
             return brd_error_nomem(err);
         }

@@ -137,10 +137,10 @@ int brd_cmd_run(int argc, char **argv)
                                                    : brd_run_error_json(&res);
         if (trace && (json || !isatty(STDOUT_FILENO))) {
             struct json_object *both = json_object_new_object();
-            json_object_object_add(both, res.status == 0 ? "result" : "error",
+            brd_json_add(both, res.status == 0 ? "result" : "error",
                                    res.status == 0 ? brd_json_ref(body)
                                                    : brd_json_ref(json_object_object_get(body, "error")));
-            json_object_object_add(both, "trace", brd_json_ref(res.trace));
+            brd_json_add(both, "trace", brd_json_ref(res.trace));
             puts(brd_json_compact(both, NULL));
             json_object_put(both);
         } else {

@@ -201,11 +201,11 @@ void brd_log_event(const char *event, struct json_object *fields)
         json_object_put(fields);
         return;
     }
-    json_object_object_add(o, "time", json_object_new_string(t));
-    json_object_object_add(o, "event", json_object_new_string(event));
-    json_object_object_add(o, "pid", json_object_new_int64((int64_t)getpid()));
+    brd_json_add(o, "time", json_object_new_string(t));
+    brd_json_add(o, "event", json_object_new_string(event));
+    brd_json_add(o, "pid", json_object_new_int64((int64_t)getpid()));
     if (fields && json_object_is_type(fields, json_type_object)) {
-        json_object_object_foreach(fields, k, v) json_object_object_add(o, k, brd_json_ref(v));
+        json_object_object_foreach(fields, k, v) brd_json_add(o, k, brd_json_ref(v));
     }
     json_object_put(fields);
     size_t len;

@@ -5,7 +5,7 @@
 
 #include "cli.h"
 #include "commands.h"
-#include "version.h"
+#include "base/version.h"
 
 static int cmd_version(int argc, char **argv)
 {

@@ -23,7 +23,7 @@
 #include "log.h"
 #include "scoreboard.h"
 #include "service.h"
-#include "version.h"
+#include "base/version.h"
 #include "worker.h"
 #include "base/clock.h"
 
@@ -119,13 +119,13 @@ static struct json_object *fields(void)
 static void put_str(struct json_object *o, const char *k, const char *v)
 {
     if (o)
-        json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
+        brd_json_add(o, k, v ? json_object_new_string(v) : NULL);
 }
 
 static void put_int(struct json_object *o, const char *k, int64_t v)
 {
     if (o)
-        json_object_object_add(o, k, json_object_new_int64(v));
+        brd_json_add(o, k, json_object_new_int64(v));
 }
 
 static int live_children(const struct master *m)
@@ -312,13 +312,13 @@ static void reload(struct master *m)
         brd_sb_add64(&m->sb->reload_failures, 1);
         struct json_object *f = fields(), *probs = json_object_new_array();
         for (size_t i = 0; probs && i < d.count; i++)
-            json_object_array_add(probs, json_object_new_string(d.msgs[i]));
+            brd_json_append(probs, json_object_new_string(d.msgs[i]));
         char reason[256];
         snprintf(reason, sizeof reason, "%zu problem%s in %s; still serving generation %u",
                  d.count, d.count == 1 ? "" : "s", m->cfg->dir, m->generation);
         put_str(f, "reason", reason);
         if (f)
-            json_object_object_add(f, "problems", probs);
+            brd_json_add(f, "problems", probs);
         else
             json_object_put(probs);
         brd_log_event("reload_failed", f);
@@ -573,7 +573,7 @@ int brd_master_run(const struct brd_serve_config *cfg)
     put_int(f, "request_timeout_ms", cfg->request_timeout_ms);
     put_str(f, "base_path", cfg->base_path);
     if (f)
-        json_object_object_add(f, "debug", json_object_new_boolean(cfg->debug));
+        brd_json_add(f, "debug", json_object_new_boolean(cfg->debug));
     brd_log_event("start", f);
 
     status = loop(&m);

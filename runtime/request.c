@@ -113,24 +113,22 @@ static int add_field(struct json_object *obj, const char *key, const char *val, 
     if (!v)
         return brd_error_nomem(err);
     if (!json_object_object_get_ex(obj, key, &old)) {
-        if (json_object_object_add(obj, key, v) != 0) {
-            json_object_put(v);
-            return brd_error_nomem(err);
-        }
-        return 0;
+        return brd_json_add(obj, key, v) == 0 ? 0 : brd_error_nomem(err);
     }
     /* A repeated key: its values, in order, as an array. */
     if (json_object_is_type(old, json_type_array))
-        return json_object_array_add(old, v) == 0 ? 0 : (json_object_put(v), brd_error_nomem(err));
+        return brd_json_append(old, v) == 0 ? 0 : brd_error_nomem(err);
     struct json_object *arr = json_object_new_array();
-    if (!arr || json_object_array_add(arr, brd_json_ref(old)) != 0 ||
-        json_object_array_add(arr, v) != 0) {
+    if (!arr || brd_json_append(arr, brd_json_ref(old)) != 0) {
         json_object_put(arr);
         json_object_put(v);
         return brd_error_nomem(err);
     }
-    json_object_object_add(obj, key, arr);
-    return 0;
+    if (brd_json_append(arr, v) != 0) {
+        json_object_put(arr);
+        return brd_error_nomem(err);
+    }
+    return brd_json_add(obj, key, arr) == 0 ? 0 : brd_error_nomem(err);
 }
 
 int brd_request_parse_form(const char *text, size_t len, const char *what,
@@ -294,7 +292,7 @@ static int body_input(const struct brd_request_env *env, FCGX_Request *req,
         } else {
             json_object_object_foreach(v, k, val)
             {
-                if (json_object_object_add(input, k, brd_json_ref(val)) != 0) {
+                if (brd_json_add(input, k, brd_json_ref(val)) != 0) {
                     rc = brd_error_nomem(err);
                     break;
                 }
@@ -308,7 +306,7 @@ static int body_input(const struct brd_request_env *env, FCGX_Request *req,
         if (rc == 0) {
             json_object_object_foreach(form, k, val)
             {
-                if (json_object_object_add(input, k, brd_json_ref(val)) != 0) {
+                if (brd_json_add(input, k, brd_json_ref(val)) != 0) {
                     rc = brd_error_nomem(err);
                     break;
                 }
@@ -375,8 +373,8 @@ static void respond_result(FCGX_Request *req, struct brd_run_result *res, bool t
     if (trace && body) {
         struct json_object *t = res->trace ? brd_json_ref(res->trace) : json_object_new_array();
         if (res->status == 0)
-            json_object_object_add(body, "result", brd_json_ref(res->result));
-        json_object_object_add(body, "trace", t);
+            brd_json_add(body, "result", brd_json_ref(res->result));
+        brd_json_add(body, "trace", t);
     }
     out->code = res->status == 0 ? BRD_OK : res->err.code;
     out->status = res->status == 0 ? 200 : brd_code_http_status(res->err.code);

@@ -96,8 +96,8 @@ static int install_signals(void)
 static void fail_event(const char *what, const char *msg)
 {
     struct json_object *f = json_object_new_object();
-    json_object_object_add(f, "stage", json_object_new_string(what));
-    json_object_object_add(f, "reason", json_object_new_string(msg));
+    brd_json_add(f, "stage", json_object_new_string(what));
+    brd_json_add(f, "reason", json_object_new_string(msg));
     brd_log_event("worker_error", f);
 }
 

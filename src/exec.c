@@ -155,8 +155,7 @@ static int previous_output(struct run *r, int v, struct json_object **out)
         if (!edge_live(r, u, v) || !json_object_is_type(o, json_type_object))
             continue;
         json_object_object_foreach(o, key, val) {
-            if (json_object_object_add(merged, key, brd_json_ref(val)) != 0) {
-                json_object_put(val);
+            if (brd_json_add(merged, key, brd_json_ref(val)) != 0) {
                 json_object_put(merged);
                 return brd_error_nomem(&r->err);
             }
@@ -279,10 +278,10 @@ static void run_switch(struct run *r, int v)
         if (evaluated) {
             struct json_object *ev = json_object_new_object();
             if (ev) {
-                json_object_object_add(ev, "when", json_object_new_string(br->text));
-                json_object_object_add(ev, "value", br->when ? value : json_object_new_boolean(1));
+                brd_json_add(ev, "when", json_object_new_string(br->text));
+                brd_json_add(ev, "value", br->when ? value : json_object_new_boolean(1));
                 value = NULL;
-                json_object_array_add(evaluated, ev);
+                brd_json_append(evaluated, ev);
             }
         }
         json_object_put(value);
@@ -290,7 +289,7 @@ static void run_switch(struct run *r, int v)
             chosen = (int)b;
     }
     if (x->branch) {
-        json_object_object_add(x->branch, "evaluated", evaluated);
+        brd_json_add(x->branch, "evaluated", evaluated);
         evaluated = NULL;
     }
     json_object_put(evaluated);
@@ -303,9 +302,9 @@ static void run_switch(struct run *r, int v)
     }
     x->chosen = node->branches[chosen].next;
     if (x->branch) {
-        json_object_object_add(x->branch, "taken",
+        brd_json_add(x->branch, "taken",
                                json_object_new_string(r->wf->nodes[x->chosen].id));
-        json_object_object_add(x->branch, "default",
+        brd_json_add(x->branch, "default",
                                json_object_new_boolean(node->has_default &&
                                                        (size_t)chosen == node->nbranches - 1));
     }
@@ -552,8 +551,7 @@ static void cancel_all(struct run *r)
 
 static void add(struct json_object *o, const char *key, struct json_object *v)
 {
-    if (json_object_object_add(o, key, v) != 0)
-        json_object_put(v);
+    (void)brd_json_add(o, key, v); /* a trace entry short of memory loses a field */
 }
 
 static struct json_object *trace_of(const struct run *r)
@@ -602,7 +600,7 @@ static struct json_object *trace_of(const struct run *r)
             add(t, "print", json_object_new_string(x->print));
         if (x->traceback)
             add(t, "traceback", json_object_new_string(x->traceback));
-        json_object_array_add(arr, t);
+        brd_json_append(arr, t);
     }
     return arr;
 }

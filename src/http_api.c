@@ -395,8 +395,7 @@ static int resolve_values(const struct brd_http_args *a, struct json_object **ou
             json_object_put(values);
             return brd_error_prefix(err, "api %s", api->name);
         }
-        if (json_object_object_add(values, p->name, conv) < 0) {
-            json_object_put(conv);
+        if (brd_json_add(values, p->name, conv) < 0) {
             json_object_put(values);
             return brd_error_nomem(err);
         }
@@ -416,7 +415,7 @@ static int build_body(struct brd_http_call *c, struct brd_error *err)
             return brd_error_nomem(err);
         struct json_object *v = NULL;
         if (json_object_object_get_ex(c->values, p->name, &v) && v &&
-            json_object_object_add(c->body, p->name, json_object_get(v)) < 0)
+            brd_json_add(c->body, p->name, json_object_get(v)) < 0)
             return brd_error_nomem(err);
     }
     return 0;
@@ -889,9 +888,9 @@ static struct json_object *shown_body(const struct brd_http_call *c)
             if (!copy)
                 return NULL;
             json_object_object_foreach(c->body, key, val)
-                json_object_object_add(copy, key, brd_json_ref(val));
+                brd_json_add(copy, key, brd_json_ref(val));
         }
-        json_object_object_add(copy, ps->items[i].name, json_object_new_string(REDACTED));
+        brd_json_add(copy, ps->items[i].name, json_object_new_string(REDACTED));
     }
     return copy ? copy : brd_json_ref(c->body);
 }
@@ -904,8 +903,8 @@ struct json_object *brd_http_request_json(const struct brd_http_call *c)
         json_object_put(hs);
         return NULL;
     }
-    int rc = json_object_object_add(o, "method", json_object_new_string(brd_method_name(c->api->method)));
-    rc |= json_object_object_add(o, "url", json_object_new_string(shown_url(c)));
+    int rc = brd_json_add(o, "method", json_object_new_string(brd_method_name(c->api->method)));
+    rc |= brd_json_add(o, "url", json_object_new_string(shown_url(c)));
     for (const struct curl_slist *l = c->headers; l; l = l->next) {
         size_t nlen = strcspn(l->data, ":;");
         const char *v = l->data + nlen;
@@ -914,11 +913,11 @@ struct json_object *brd_http_request_json(const struct brd_http_call *c)
         v = *v == ':' ? v + 2 : "";
         char name[256];
         snprintf(name, sizeof name, "%.*s", (int)nlen, l->data);
-        rc |= json_object_object_add(hs, name,
+        rc |= brd_json_add(hs, name,
                                      json_object_new_string(secret_header(c->api, l->data, nlen) ? REDACTED : v));
     }
-    rc |= json_object_object_add(o, "headers", hs);
-    rc |= json_object_object_add(o, "body", shown_body(c));
+    rc |= brd_json_add(o, "headers", hs);
+    rc |= brd_json_add(o, "body", shown_body(c));
     if (rc) {
         json_object_put(o);
         return NULL;

@@ -619,8 +619,7 @@ int brd_jsonpath_value(const struct brd_jsonpath *q, struct json_object *root,
         arr = json_object_new_array_ext(n ? (int)n : 1);
         for (size_t i = 0; arr && i < n; i++) {
             struct json_object *v = brd_nodelist_value(list, i);
-            if (json_object_array_add(arr, brd_json_ref(v)) != 0) {
-                json_object_put(v);
+            if (brd_json_append(arr, brd_json_ref(v)) != 0) {
                 json_object_put(arr);
                 arr = NULL;
             }

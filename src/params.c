@@ -148,7 +148,7 @@ static int convert(enum brd_ptype t, struct json_object *v, struct json_object *
             struct json_object *a = json_object_new_array();
             if (!a)
                 return -1;
-            json_object_array_add(a, json_object_get(v));
+            brd_json_append(a, json_object_get(v));
             *out = a;
             return 0;
         }
@@ -211,7 +211,7 @@ int brd_params_apply(const struct brd_params *ps, struct json_object *input,
     if (!res)
         return brd_error_nomem(err);
     json_object_object_foreach(input, key, val) {
-        if (json_object_object_add(res, key, brd_json_ref(val)) < 0) {
+        if (brd_json_add(res, key, brd_json_ref(val)) < 0) {
             json_object_put(res);
             return brd_error_nomem(err);
         }
@@ -232,8 +232,7 @@ int brd_params_apply(const struct brd_params *ps, struct json_object *input,
         } else {
             continue;
         }
-        if (json_object_object_add(res, p->name, conv) < 0) {
-            json_object_put(conv);
+        if (brd_json_add(res, p->name, conv) < 0) {
             json_object_put(res);
             return brd_error_nomem(err);
         }

@@ -287,10 +287,9 @@ int brd_template_eval(const struct brd_template *t, struct json_object *input,
                 json_object_put(o);
                 return -1;
             }
-            int rc = t->kind == T_OBJ ? json_object_object_add(o, t->keys[i], v)
-                                      : json_object_array_add(o, v);
+            int rc = t->kind == T_OBJ ? brd_json_add(o, t->keys[i], v)
+                                      : brd_json_append(o, v);
             if (rc != 0) {
-                json_object_put(v);
                 json_object_put(o);
                 return brd_error_nomem(err);
             }

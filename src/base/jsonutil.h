@@ -3,7 +3,9 @@
  * Ownership (json-c's rules, stated once): json_object_new_* and
  * brd_json_parse give the caller one reference; *_get_* and *_get_ex borrow;
  * json_object_object_add / json_object_array_add steal the reference passed
- * in.  JSON null is the NULL pointer in json-c, so "no value" must always be
+ * in on success only.  Braid never calls them directly: brd_json_add and
+ * brd_json_append always consume the value (freed on failure), so one rule
+ * holds at every call site.  JSON null is the NULL pointer in json-c, so "no value" must always be
  * carried separately (a count, a flag), never as NULL.
  */
 #ifndef BRD_JSONUTIL_H
@@ -70,6 +72,26 @@ static inline int brd_hexval(int c)
         return c - 'a' + 10;
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
+    return -1;
+}
+
+/* Sets obj[key] = v.  Always consumes v: stored on success, released on
+ * failure (no memory, obj not an object).  v NULL stores JSON null.
+ * Returns 0 or -1. */
+static inline int brd_json_add(struct json_object *obj, const char *key, struct json_object *v)
+{
+    if (json_object_object_add(obj, key, v) == 0)
+        return 0;
+    json_object_put(v);
+    return -1;
+}
+
+/* Appends v to the array arr.  Always consumes v, as brd_json_add. */
+static inline int brd_json_append(struct json_object *arr, struct json_object *v)
+{
+    if (json_object_array_add(arr, v) == 0)
+        return 0;
+    json_object_put(v);
     return -1;
 }
 

@@ -41,7 +41,7 @@ static struct json_object *values_of(const struct brd_nodelist *list)
 {
     struct json_object *arr = json_object_new_array();
     for (size_t i = 0; i < brd_nodelist_count(list); i++)
-        json_object_array_add(arr, brd_json_ref(brd_nodelist_value(list, i)));
+        brd_json_append(arr, brd_json_ref(brd_nodelist_value(list, i)));
     return arr;
 }
 
@@ -53,10 +53,10 @@ static struct json_object *paths_of(const struct brd_nodelist *list)
         char *p = NULL;
         struct brd_error err;
         if (brd_nodelist_path(list, i, &p, &err) != 0) {
-            json_object_array_add(arr, json_object_new_string(err.msg));
+            brd_json_append(arr, json_object_new_string(err.msg));
             continue;
         }
-        json_object_array_add(arr, json_object_new_string(p));
+        brd_json_append(arr, json_object_new_string(p));
         free(p);
     }
     return arr;

@@ -92,8 +92,8 @@ static void fake_finish(struct brd_fn_call *call, struct brd_fn_result *res)
     } else if (strcmp(c->name, "tag") == 0) {
         /* Adds "seen": true to an object event. */
         res->value = json_object_new_object();
-        json_object_object_foreach(c->event, k, v) json_object_object_add(res->value, k, brd_json_ref(v));
-        json_object_object_add(res->value, "seen", json_object_new_boolean(1));
+        json_object_object_foreach(c->event, k, v) brd_json_add(res->value, k, brd_json_ref(v));
+        brd_json_add(res->value, "seen", json_object_new_boolean(1));
         res->output = strdup("tagged\n");
     } else {
         res->value = brd_json_ref(c->event);

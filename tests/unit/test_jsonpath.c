@@ -38,7 +38,7 @@ static char *eval_str(const char *s, struct json_object *doc)
     assert_int_equal(brd_jsonpath_eval(q, doc, list, 0, &err), 0);
     struct json_object *arr = json_object_new_array();
     for (size_t i = 0; i < brd_nodelist_count(list); i++)
-        json_object_array_add(arr, brd_json_ref(brd_nodelist_value(list, i)));
+        brd_json_append(arr, brd_json_ref(brd_nodelist_value(list, i)));
     char *out = strdup(brd_json_compact(arr, NULL));
     json_object_put(arr);
     brd_nodelist_free(list);
@@ -379,8 +379,8 @@ static void name_with_nul_matches_nothing(void **state)
     /* json-c cannot hold a key with U+0000, so such a name matches nothing
      * — in particular not the key cut at the NUL. */
     struct json_object *doc = json_object_new_object();
-    json_object_object_add(doc, "a", json_object_new_int(1));
-    json_object_object_add(doc, "", json_object_new_int(2));
+    brd_json_add(doc, "a", json_object_new_int(1));
+    brd_json_add(doc, "", json_object_new_int(2));
     static const char q1[] = "$['a\\u0000b']";
     static const char q2[] = "$[\"\\u0000\"]";
     static const char q3[] = "$[?@['a\\u0000'] == 1]";
