@@ -48,8 +48,14 @@ for p in gcc pkg-config libjson-c-dev nginx; do
     ! dpkg-query -W -f='${Status}' $p 2>/dev/null | grep -q 'ok installed' || fail "$p is installed before make run: not a fresh machine"
 done
 step "make run (one invocation)"
-setsid make run > /tmp/run.log 2>&1 < /dev/null &
+# Job control on: the background job gets a process group of its own and
+# keeps SIGINT (a script's async commands otherwise start with SIGINT
+# ignored, and an ignored signal cannot be trapped: Ctrl-C would not reach
+# make run the way it does from a terminal).
+set -m
+make run > /tmp/run.log 2>&1 < /dev/null &
 run_pid=$!
+set +m
 body=
 for _ in $(seq 1 900); do
     kill -0 $run_pid 2>/dev/null || { wait $run_pid; fail "make run exited (status $?) before it served"; }
