@@ -9,7 +9,8 @@
 #   1. runs `make run` in ONE invocation (it installs its own packages),
 #   2. fetches /user_lookup?uid=1 through it and expects the admin branch,
 #   3. stops it with Ctrl-C (SIGINT to its process group) and expects it to
-#      leave cleanly,
+#      say "stopped", exit (0, or 130 as make does after a Ctrl-C) within 30 s
+#      and answer no more,
 #   4. runs `make test-unit`.
 # Any failure fails the script (exit 1) with the container's log tail.
 #
@@ -73,7 +74,8 @@ kill -INT -- -$run_pid
 for _ in $(seq 1 60); do kill -0 $run_pid 2>/dev/null || break; sleep 0.5; done
 kill -0 $run_pid 2>/dev/null && fail "make run still running 30 s after Ctrl-C"
 wait $run_pid; rc=$?
-[ $rc = 0 ] || fail "make run exited with status $rc after Ctrl-C"
+# 130 = 128 + SIGINT: make itself dies of the Ctrl-C once its recipe ends, as in a terminal.
+[ $rc = 0 ] || [ $rc = 130 ] || fail "make run exited with status $rc after Ctrl-C"
 grep -q 'stopped' /tmp/run.log || fail "make run did not say it stopped"
 ! curl -fsS --max-time 2 "http://127.0.0.1:$port/user_lookup?uid=1" >/dev/null 2>&1 || fail "still serving after Ctrl-C"
 step "make test-unit"
