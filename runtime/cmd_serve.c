@@ -16,11 +16,11 @@ int brd_cmd_serve(int argc, char **argv)
     int rc = brd_serve_config_parse(argc, argv, &cfg, &err);
     if (rc == 1) {
         fputs(brd_serve_usage, stdout);
-        return 0;
+        return BRD_CMD_EXIT_OK;
     }
     if (rc != 0) {
         fprintf(stderr, "braid serve: %s\n(braid serve --help lists the flags)\n", err.msg);
-        return 2;
+        return BRD_CMD_EXIT_USAGE;
     }
     return brd_master_run(&cfg);
 }

@@ -7,6 +7,11 @@
 #ifndef BRD_COMMANDS_H
 #define BRD_COMMANDS_H
 
+/* The exit statuses a subcommand returns. */
+#define BRD_CMD_EXIT_OK 0        /* done */
+#define BRD_CMD_EXIT_FAILED 1    /* the work failed: invalid directory, evaluation error, ... */
+#define BRD_CMD_EXIT_USAGE 2     /* bad usage or unparsable input */
+
 /* One declaration per subcommand, defined in runtime/cmd_<name>.c. */
 int brd_cmd_call(int argc, char **argv);
 int brd_cmd_expr(int argc, char **argv);

@@ -24,6 +24,7 @@
 #define BRD_SB_NCODES (BRD_E_USAGE + 1)
 #define BRD_SB_NBUCKETS 17            /* finite bounds; one more counts the rest */
 #define BRD_SB_UNROUTED 0             /* workflow index of requests no workflow matched */
+#define BRD_SB_NO_WORKFLOW (-1)       /* a slot's workflow before its request is routed */
 
 /* Bucket upper bounds in milliseconds (Prometheus "le" = these / 1000). */
 extern const double brd_sb_bucket_ms[BRD_SB_NBUCKETS];
@@ -40,7 +41,7 @@ struct brd_sb_slot {
     pid_t pid;                    /* master: 0 = free */
     uint32_t generation;          /* master: which load of the service it serves */
     uint32_t state;               /* enum brd_sb_state */
-    int32_t workflow;             /* busy: workflow index, or -1 before routing */
+    int32_t workflow;             /* busy: workflow index, or BRD_SB_NO_WORKFLOW */
     uint64_t requests;            /* served by this process */
     int64_t busy_since_us;        /* CLOCK_MONOTONIC µs the current request started; 0 idle */
     int64_t ready_us;             /* when it first became idle; 0 not yet */

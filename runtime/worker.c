@@ -49,7 +49,7 @@ static void on_stop(int sig)
     wake();
 }
 
-/* SIGUSR2 from the master after a reload: a newer generation is accepting,
+/* BRD_WORKER_SIG_RETIRE (SIGUSR2) from the master after a reload: a newer generation is accepting,
  * so leave right after the request in hand; the queue is theirs. */
 static void on_retire(int sig)
 {
@@ -75,12 +75,12 @@ static int install_signals(void)
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
     sa.sa_handler = on_stop;
-    int rc = sigaction(SIGTERM, &sa, NULL) | sigaction(SIGINT, &sa, NULL) |
+    int rc = sigaction(BRD_WORKER_SIG_DRAIN, &sa, NULL) | sigaction(SIGINT, &sa, NULL) |
              sigaction(SIGQUIT, &sa, NULL);
     sa.sa_handler = on_retire;
-    rc |= sigaction(SIGUSR2, &sa, NULL);
+    rc |= sigaction(BRD_WORKER_SIG_RETIRE, &sa, NULL);
     sa.sa_handler = on_reopen;
-    rc |= sigaction(SIGUSR1, &sa, NULL);
+    rc |= sigaction(BRD_WORKER_SIG_REOPEN, &sa, NULL);
     sa.sa_handler = SIG_IGN;
     rc |= sigaction(SIGHUP, &sa, NULL) | sigaction(SIGPIPE, &sa, NULL);
     /* The sandbox pool reaps its own children by pid: SIGCHLD must not be
@@ -137,11 +137,11 @@ static int serve(const struct brd_worker_args *a, struct brd_engine *engine, con
     };
     sigset_t hold;
     sigemptyset(&hold);
-    sigaddset(&hold, SIGTERM);
+    sigaddset(&hold, BRD_WORKER_SIG_DRAIN);
     sigaddset(&hold, SIGINT);
     sigaddset(&hold, SIGQUIT);
-    sigaddset(&hold, SIGUSR1);
-    sigaddset(&hold, SIGUSR2);
+    sigaddset(&hold, BRD_WORKER_SIG_REOPEN);
+    sigaddset(&hold, BRD_WORKER_SIG_RETIRE);
 
     long served = 0;
     int status = BRD_WORKER_EXIT_OK;
@@ -196,7 +196,7 @@ static int serve(const struct brd_worker_args *a, struct brd_engine *engine, con
         sigset_t old;
         sigprocmask(SIG_BLOCK, &hold, &old);
         int64_t t0 = brd_now_us();
-        __atomic_store_n(&slot->workflow, -1, __ATOMIC_RELAXED);
+        __atomic_store_n(&slot->workflow, BRD_SB_NO_WORKFLOW, __ATOMIC_RELAXED);
         brd_sb_storei64(&slot->busy_since_us, t0);
         set_state(slot, BRD_SB_BUSY);
         int rc = FCGX_Accept_r(&req);
@@ -263,7 +263,7 @@ int brd_worker_run(const struct brd_worker_args *a)
      * only, which then drains the workers in order. */
     setpgid(0, 0);
     /* A master that dies without draining still stops its workers. */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    prctl(PR_SET_PDEATHSIG, BRD_WORKER_SIG_DRAIN);
     if (getppid() != a->master)
         return BRD_WORKER_EXIT_OK;
     int pipefd[2];

@@ -4,6 +4,7 @@
 #ifndef BRD_WORKER_H
 #define BRD_WORKER_H
 
+#include <signal.h>
 #include <sys/types.h>
 
 #include "config.h"
@@ -14,6 +15,11 @@
 #define BRD_WORKER_EXIT_OK 0        /* drained, retired or recycled */
 #define BRD_WORKER_EXIT_FAILED 1    /* could not start (engine, sandbox, filter) */
 #define BRD_WORKER_EXIT_SANDBOX 3   /* its sandbox zygote is gone for good */
+
+/* Signals the master sends a worker (SIGINT and SIGQUIT also stop one). */
+#define BRD_WORKER_SIG_DRAIN SIGTERM    /* finish, answer what is queued, leave */
+#define BRD_WORKER_SIG_RETIRE SIGUSR2   /* after a reload: finish and leave */
+#define BRD_WORKER_SIG_REOPEN SIGUSR1   /* reopen the log */
 
 struct brd_worker_args {
     int slot;                               /* its scoreboard slot */
