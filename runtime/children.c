@@ -47,18 +47,6 @@ static const char *exit_reason_name(enum exit_reason r)
     return "exited";
 }
 
-static void put_str(struct json_object *o, const char *k, const char *v)
-{
-    if (o)
-        brd_json_add(o, k, v ? json_object_new_string(v) : NULL);
-}
-
-static void put_int(struct json_object *o, const char *k, int64_t v)
-{
-    if (o)
-        brd_json_add(o, k, json_object_new_int64(v));
-}
-
 void brd_children_init(struct brd_children *ch, struct brd_scoreboard *sb,
                        const struct brd_serve_config *cfg)
 {
@@ -147,7 +135,7 @@ static int spawn(struct brd_children *ch, const struct brd_children_spawn *sp)
     if (pid < 0) {
         s->state = BRD_SB_FREE;
         struct json_object *f = json_object_new_object();
-        put_str(f, "reason", strerror(fork_errno));
+        brd_log_field_str(f, "reason", strerror(fork_errno));
         brd_log_event("spawn_failed", f);
         ch->next_spawn_us = now + FORK_RETRY_US;
         return -1;
@@ -199,18 +187,18 @@ static void log_exit(pid_t pid, const struct brd_child *k, int st, uint64_t serv
                      enum exit_reason reason)
 {
     struct json_object *f = json_object_new_object();
-    put_int(f, "worker", pid);
-    put_int(f, "generation", k->generation);
-    put_int(f, "requests", (int64_t)served);
-    put_str(f, "reason", exit_reason_name(reason));
+    brd_log_field_int(f, "worker", pid);
+    brd_log_field_int(f, "generation", k->generation);
+    brd_log_field_int(f, "requests", (int64_t)served);
+    brd_log_field_str(f, "reason", exit_reason_name(reason));
     if (WIFEXITED(st)) {
-        put_int(f, "exit_status", WEXITSTATUS(st));
+        brd_log_field_int(f, "exit_status", WEXITSTATUS(st));
     } else if (WIFSIGNALED(st)) {
         const char *n = brd_signals_name(WTERMSIG(st));
         if (n)
-            put_str(f, "signal", n);
+            brd_log_field_str(f, "signal", n);
         else
-            put_int(f, "signal", WTERMSIG(st));
+            brd_log_field_int(f, "signal", WTERMSIG(st));
     }
     brd_log_event("worker_exit", f);
 }
@@ -284,10 +272,10 @@ void brd_children_kill_stuck(struct brd_children *ch, int64_t now)
         int32_t wf = __atomic_load_n(&s->workflow, __ATOMIC_RELAXED);
         bool named = wf > BRD_SB_UNROUTED && wf < BRD_SB_WORKFLOWS; /* not unrouted, not unknown yet */
         struct json_object *f = json_object_new_object();
-        put_int(f, "worker", k->pid);
-        put_str(f, "workflow", named ? ch->sb->workflows[wf].name : NULL);
-        put_int(f, "busy_ms", (now - since) / 1000);
-        put_int(f, "limit_ms", ch->cfg->request_timeout_ms);
+        brd_log_field_int(f, "worker", k->pid);
+        brd_log_field_str(f, "workflow", named ? ch->sb->workflows[wf].name : NULL);
+        brd_log_field_int(f, "busy_ms", (now - since) / 1000);
+        brd_log_field_int(f, "limit_ms", ch->cfg->request_timeout_ms);
         brd_log_event("worker_timeout", f);
     }
 }

@@ -1,6 +1,8 @@
 /* log.c — JSON log lines on stderr or a reopenable file (log.h). */
 #include "log.h"
 
+#include "base/utf8.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -59,35 +61,6 @@ void brd_log_time(char buf[32])
     snprintf(buf + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 if it is not one. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF)
-        len = 3, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4)
-        len = 4, min = 0x10000;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    unsigned cp = c & (0x7F >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
 size_t brd_log_json_str(char *out, size_t len, size_t cap, const char *s, size_t max)
 {
 #define PUT(str, n)                                        \
@@ -115,7 +88,7 @@ size_t brd_log_json_str(char *out, size_t len, size_t cap, const char *s, size_t
             PUT(e, 6);
             i++;
         } else {
-            size_t k = utf8_seq(p + i, n - i);
+            size_t k = brd_utf8_seq(p + i, n - i);
             if (k == 0) {
                 PUT("\\ufffd", 6);
                 i++;
@@ -218,4 +191,16 @@ void brd_log_event(const char *event, struct json_object *fields)
         free(line);
     }
     json_object_put(o);
+}
+
+void brd_log_field_str(struct json_object *o, const char *k, const char *v)
+{
+    if (o)
+        (void)brd_json_add(o, k, v ? json_object_new_string(v) : NULL);
+}
+
+void brd_log_field_int(struct json_object *o, const char *k, int64_t v)
+{
+    if (o)
+        (void)brd_json_add(o, k, json_object_new_int64(v));
 }

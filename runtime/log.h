@@ -46,6 +46,11 @@ struct brd_log_request {
 /* One request line. */
 void brd_log_request(const struct brd_log_request *r);
 
+/* Fields of an event: o[k] = v (a NULL v writes null).  A NULL o (its
+ * allocation failed) is ignored: a log line short of memory loses fields. */
+void brd_log_field_str(struct json_object *o, const char *k, const char *v);
+void brd_log_field_int(struct json_object *o, const char *k, int64_t v);
+
 /* One event line {"time", "event", "pid", ...fields}; fields (may be NULL)
  * is an object whose members are added and which is released here. */
 void brd_log_event(const char *event, struct json_object *fields);

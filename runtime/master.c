@@ -51,25 +51,13 @@ static struct json_object *fields(void)
     return json_object_new_object();
 }
 
-static void put_str(struct json_object *o, const char *k, const char *v)
-{
-    if (o)
-        brd_json_add(o, k, v ? json_object_new_string(v) : NULL);
-}
-
-static void put_int(struct json_object *o, const char *k, int64_t v)
-{
-    if (o)
-        brd_json_add(o, k, json_object_new_int64(v));
-}
-
 static void register_workflows(struct master *m, const struct brd_service *s)
 {
     for (size_t i = 0; i < s->nworkflows; i++)
         if (brd_scoreboard_workflow_add(m->sb, s->workflows[i]->name) < 0) {
             struct json_object *f = fields();
-            put_str(f, "workflow", s->workflows[i]->name);
-            put_str(f, "reason", "the scoreboard's workflow table is full: counted as unrouted");
+            brd_log_field_str(f, "workflow", s->workflows[i]->name);
+            brd_log_field_str(f, "reason", "the scoreboard's workflow table is full: counted as unrouted");
             brd_log_event("warning", f);
         }
 }
@@ -104,7 +92,7 @@ static void reload(struct master *m)
         char reason[256];
         snprintf(reason, sizeof reason, "%zu problem%s in %s; still serving generation %u",
                  d.count, d.count == 1 ? "" : "s", m->cfg->dir, m->children.generation);
-        put_str(f, "reason", reason);
+        brd_log_field_str(f, "reason", reason);
         if (f)
             brd_json_add(f, "problems", probs);
         else
@@ -123,8 +111,8 @@ static void reload(struct master *m)
     /* The old workers keep their own copy (fork); the master's can go. */
     brd_service_free(old);
     struct json_object *f = fields();
-    put_int(f, "generation", m->children.generation);
-    put_int(f, "workflows", (int64_t)ns->nworkflows);
+    brd_log_field_int(f, "generation", m->children.generation);
+    brd_log_field_int(f, "workflows", (int64_t)ns->nworkflows);
     brd_log_event("reload", f);
 }
 
@@ -147,8 +135,8 @@ static void start_drain(struct master *m, int sig)
     m->draining = true;
     m->drain_deadline_us = brd_now_us() + (int64_t)m->cfg->request_timeout_ms * 1000 + DRAIN_GRACE_US;
     struct json_object *f = fields();
-    put_str(f, "signal", brd_signals_name(sig));
-    put_int(f, "workers", brd_children_live(&m->children));
+    brd_log_field_str(f, "signal", brd_signals_name(sig));
+    brd_log_field_int(f, "workers", brd_children_live(&m->children));
     brd_log_event("drain", f);
     /* New connections are refused from now on (a replacement server may
      * bind the path at once); the ones already queued are still answered
@@ -165,8 +153,8 @@ static void on_stop(struct master *m, int sig)
     } else if (!m->forced) {
         m->forced = true;
         struct json_object *f = fields();
-        put_str(f, "signal", brd_signals_name(sig));
-        put_int(f, "workers", brd_children_live(&m->children));
+        brd_log_field_str(f, "signal", brd_signals_name(sig));
+        brd_log_field_int(f, "workers", brd_children_live(&m->children));
         brd_log_event("stop_now", f);
         brd_children_kill_all(&m->children);
     }
@@ -179,7 +167,7 @@ static void watch_drain(struct master *m, int64_t now)
         return;
     m->forced = true;
     struct json_object *f = fields();
-    put_int(f, "workers", brd_children_live(&m->children));
+    brd_log_field_int(f, "workers", brd_children_live(&m->children));
     brd_log_event("drain_timeout", f);
     brd_children_kill_all(&m->children);
 }
@@ -205,7 +193,7 @@ static void reopen_logs(struct master *m)
     struct brd_error err;
     if (brd_log_reopen(&err) != 0) {
         struct json_object *f = fields();
-        put_str(f, "reason", err.msg);
+        brd_log_field_str(f, "reason", err.msg);
         brd_log_event("log_reopen_failed", f);
     }
     brd_children_reopen_logs(&m->children);
@@ -254,7 +242,7 @@ static int loop(struct master *m)
         int rc = poll(p, (nfds_t)np, TICK_MS);
         if (rc < 0 && errno != EINTR) {
             struct json_object *f = fields();
-            put_str(f, "reason", strerror(errno));
+            brd_log_field_str(f, "reason", strerror(errno));
             brd_log_event("poll_failed", f);
         }
         if (rc > 0 && (p[0].revents & POLLIN))
@@ -315,22 +303,22 @@ int brd_master_run(const struct brd_serve_config *cfg)
         goto fail;
 
     struct json_object *f = fields();
-    put_str(f, "version", BRD_VERSION);
-    put_str(f, "service", cfg->dir);
-    put_str(f, "listen", m.listen.display);
-    put_str(f, "admin", m.admin ? brd_admin_address(m.admin) : NULL);
-    put_int(f, "workers", cfg->workers);
-    put_int(f, "workflows", (int64_t)m.svc->nworkflows);
-    put_int(f, "max_requests", cfg->max_requests);
-    put_int(f, "request_timeout_ms", cfg->request_timeout_ms);
-    put_str(f, "base_path", cfg->base_path);
+    brd_log_field_str(f, "version", BRD_VERSION);
+    brd_log_field_str(f, "service", cfg->dir);
+    brd_log_field_str(f, "listen", m.listen.display);
+    brd_log_field_str(f, "admin", m.admin ? brd_admin_address(m.admin) : NULL);
+    brd_log_field_int(f, "workers", cfg->workers);
+    brd_log_field_int(f, "workflows", (int64_t)m.svc->nworkflows);
+    brd_log_field_int(f, "max_requests", cfg->max_requests);
+    brd_log_field_int(f, "request_timeout_ms", cfg->request_timeout_ms);
+    brd_log_field_str(f, "base_path", cfg->base_path);
     if (f)
         brd_json_add(f, "debug", json_object_new_boolean(cfg->debug));
     brd_log_event("start", f);
 
     status = loop(&m);
     f = fields();
-    put_int(f, "exit_status", status);
+    brd_log_field_int(f, "exit_status", status);
     brd_log_event("stop", f);
     goto done;
 fail:

@@ -2,6 +2,7 @@
  * the lexical pieces, queries, segments and selectors (filter expressions
  * are in jsonpath_filter.c). */
 #include "jsonpath_internal.h"
+#include "base/utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -86,19 +87,7 @@ static bool sbuf_put(struct jp_sbuf *b, const char *s, size_t n)
 static bool sbuf_put_cp(struct jp_sbuf *b, uint32_t cp)
 {
     char u[4];
-    size_t n;
-    if (cp < 0x80) { u[0] = (char)cp; n = 1; }
-    else if (cp < 0x800) {
-        u[0] = (char)(0xC0 | (cp >> 6)); u[1] = (char)(0x80 | (cp & 0x3F)); n = 2;
-    }
-    else if (cp < 0x10000) {
-        u[0] = (char)(0xE0 | (cp >> 12)); u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        u[2] = (char)(0x80 | (cp & 0x3F)); n = 3;
-    } else {
-        u[0] = (char)(0xF0 | (cp >> 18)); u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); u[3] = (char)(0x80 | (cp & 0x3F)); n = 4;
-    }
-    return sbuf_put(b, u, n);
+    return sbuf_put(b, u, brd_utf8_put(u, cp));
 }
 
 /* Four hex digits at p->pos (either case: ABNF strings are case-blind). */

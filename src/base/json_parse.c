@@ -19,6 +19,7 @@
  *     becomes U+FFFD, as json-c did.
  * Errors name the byte offset of the first bad byte. */
 #include "jsonutil.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -67,44 +68,6 @@ static void ws(struct reader *r)
         r->i++;
 }
 
-/* The length of the valid UTF-8 sequence at p[0..n), or 0. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    size_t need;
-    unsigned min, cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF) { need = 2; cp = c & 0x1F; min = 0x80; }
-    else if (c >= 0xE0 && c <= 0xEF) { need = 3; cp = c & 0x0F; min = 0x800; }
-    else if (c >= 0xF0 && c <= 0xF4) { need = 4; cp = c & 0x07; min = 0x10000; }
-    else return 0;
-    if (n < need)
-        return 0;
-    for (size_t k = 1; k < need; k++) {
-        if ((p[k] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[k] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return need;
-}
-
-static size_t put_utf8(char *o, unsigned cp)
-{
-    if (cp < 0x80) { o[0] = (char)cp; return 1; }
-    if (cp < 0x800) { o[0] = (char)(0xC0 | cp >> 6); o[1] = (char)(0x80 | (cp & 0x3F)); return 2; }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | cp >> 12); o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | cp >> 18); o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F)); o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 static int hex4(const char *p)
 {
     int v = 0;
@@ -141,7 +104,7 @@ static bool read_string(struct reader *r, size_t *n, bool *has_nul)
         if (u < 0x20)
             return fail(r, r->i, "control character in string");
         if (u != '\\') {
-            size_t k = utf8_seq((const unsigned char *)s + r->i, r->len - r->i);
+            size_t k = brd_utf8_seq((const unsigned char *)s + r->i, r->len - r->i);
             if (!k)
                 return fail(r, r->i, "invalid UTF-8 in string");
             memcpy(r->buf + o, s + r->i, k);
@@ -177,7 +140,7 @@ static bool read_string(struct reader *r, size_t *n, bool *has_nul)
             cp = 0xFFFD; /* a lone surrogate */
         if (cp == 0)
             *has_nul = true;
-        o += put_utf8(r->buf + o, (unsigned)cp);
+        o += brd_utf8_put(r->buf + o, (uint32_t)cp);
     }
 }
 
