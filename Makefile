@@ -149,13 +149,22 @@ $(BUILD)/libbraid_sandbox-asan.a: $(SBX_ASAN_OBJ)
 	@mkdir -p $(dir $@)
 	@echo '  AR   $@'; rm -f $@ && ar rcs $@ $^
 
+# A unit test links the libraries and any object named as an extra prerequisite.
 $(BUILD)/unit/%: tests/unit/%.c $(LIBS)
 	@mkdir -p $(dir $@)
-	@echo '  LD   $@'; $(CC) $(CFLAGS_BASE) $(CFLAGS) -Itests -o $@ $< $(LIBS) $(LDLIBS_ALL) -lcmocka
+	@echo '  LD   $@'; $(CC) $(CFLAGS_BASE) $(CFLAGS) -Itests -o $@ $< $(filter %.o,$^) $(LIBS) $(LDLIBS_ALL) -lcmocka
 
 $(BUILD)/unit-asan/%: tests/unit/%.c $(LIBS_ASAN)
 	@mkdir -p $(dir $@)
-	@echo '  LD   $@'; $(CC) $(CFLAGS_BASE) $(ASAN_FLAGS) -Itests -o $@ $< $(LIBS_ASAN) $(LDLIBS_ALL) -lcmocka
+	@echo '  LD   $@'; $(CC) $(CFLAGS_BASE) $(ASAN_FLAGS) -Itests -o $@ $< $(filter %.o,$^) $(LIBS_ASAN) $(LDLIBS_ALL) -lcmocka
+
+# Unit tests of runtime/ code: the objects they test, plain and asan.
+$(BUILD)/unit/test_form:             $(BUILD)/obj/runtime/form.o
+$(BUILD)/unit-asan/test_form:        $(BUILD)/asan/runtime/form.o
+$(BUILD)/unit/test_request_map:      $(BUILD)/obj/runtime/request.o $(BUILD)/obj/runtime/form.o
+$(BUILD)/unit-asan/test_request_map: $(BUILD)/asan/runtime/request.o $(BUILD)/asan/runtime/form.o
+$(BUILD)/unit/test_admin_http:       $(BUILD)/obj/runtime/admin_http.o
+$(BUILD)/unit-asan/test_admin_http:  $(BUILD)/asan/runtime/admin_http.o
 
 $(BUILD)/conformance/%: tests/conformance/%.c $(LIBS)
 	@mkdir -p $(dir $@)
@@ -226,6 +235,10 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(SRC_C)
 	@mkdir -p $(dir $@)
 	@echo '  CC   $<'; clang $(filter-out -Werror -Wno-format-truncation,$(CFLAGS_BASE)) $(SBX_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined \
 	  -o $@ $< $(SRC_C) $(filter runtime/%.c sandbox/%.c,$^) $(LDLIBS_ALL)
+
+$(BUILD)/fuzz/fuzz_form:        runtime/form.c
+$(BUILD)/fuzz/fuzz_request_map: runtime/request.c runtime/form.c
+$(BUILD)/fuzz/fuzz_admin_http:  runtime/admin_http.c
 
 test-fuzz: $(FUZZ_BIN)                         ## a short smoke run of every fuzzer (FUZZ_SECONDS each)
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)

@@ -10,19 +10,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admin_http.h"
 #include "exec.h"
 #include "listener.h"
 #include "base/version.h"
 #include "base/clock.h"
 
-#define ADMIN_READ_MAX 4096
 #define ADMIN_DEADLINE_US (2 * 1000 * 1000)
 
 struct brd_admin {
     struct brd_listener l;
     int client;                 /* -1: none */
     bool writing;
-    char in[ADMIN_READ_MAX + 1];
+    char in[BRD_ADMIN_HTTP_MAX];
     size_t in_len;
     char *out;
     size_t out_len, out_off;
@@ -379,18 +379,23 @@ static char *dup_text(const char *s)
     return strdup(s);
 }
 
-static void answer(struct brd_admin *a, const struct brd_admin_view *v)
+/* The body of an answer to a request the parser refused. */
+static const char *refusal(int status)
 {
-    a->in[a->in_len] = '\0';
-    /* The request line: METHOD SP TARGET SP HTTP/x.y; headers are ignored. */
-    char method[16], target[1024], version[16], rest;
-    a->in[strcspn(a->in, "\r\n")] = '\0';
-    if (sscanf(a->in, "%15s %1023s %15s %c", method, target, version, &rest) != 3 ||
-        strncmp(version, "HTTP/", 5) != 0) {
-        reply(a, 400, "Bad Request", "text/plain; charset=utf-8", NULL, dup_text("bad request\n"));
-        return;
+    switch (status) {
+    case 501: return "method not implemented: GET only\n";
+    case 505: return "HTTP version not supported: HTTP/1.x only\n";
+    case 414: case 431: return "request too large\n";
+    default: return "bad request\n";
     }
-    target[strcspn(target, "?")] = '\0';
+}
+
+/* A complete, well-formed request (admin_http.c parsed it): 404 for an
+ * unknown path whatever the method, 405 for anything but GET. */
+static void answer(struct brd_admin *a, const struct brd_admin_http_req *r,
+                   const struct brd_admin_view *v)
+{
+    const char *target = r->path, *method = r->method;
     static const char *const known[] = {"/healthz", "/status", "/metrics"};
     int which = -1;
     for (int i = 0; i < 3; i++)
@@ -443,7 +448,7 @@ void brd_admin_step(struct brd_admin *a, short revents, const struct brd_admin_v
         return;
     }
     if (!a->writing && (revents & (POLLIN | POLLHUP | POLLERR))) {
-        ssize_t n = read(a->client, a->in + a->in_len, ADMIN_READ_MAX - a->in_len);
+        ssize_t n = read(a->client, a->in + a->in_len, sizeof a->in - a->in_len);
         if (n < 0 && (errno == EAGAIN || errno == EINTR))
             return;
         if (n <= 0) {
@@ -451,12 +456,13 @@ void brd_admin_step(struct brd_admin *a, short revents, const struct brd_admin_v
             return;
         }
         a->in_len += (size_t)n;
-        a->in[a->in_len] = '\0';
-        if (strstr(a->in, "\r\n\r\n") || strstr(a->in, "\n\n"))
-            answer(a, v);
-        else if (a->in_len >= ADMIN_READ_MAX)
-            reply(a, 431, "Request Header Fields Too Large", "text/plain; charset=utf-8", NULL,
-                  dup_text("request too large\n"));
+        struct brd_admin_http_req req;
+        int st = brd_admin_http_parse(a->in, a->in_len, &req);
+        if (st == 200)
+            answer(a, &req, v);
+        else if (st != 0)
+            reply(a, st, brd_admin_http_reason(st), "text/plain; charset=utf-8", NULL,
+                  dup_text(refusal(st)));
         return;
     }
     if (a->writing && (revents & (POLLOUT | POLLHUP | POLLERR))) {

@@ -2,11 +2,13 @@
  * back to an HTTP response (request.h). */
 #include "request.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "form.h"
 #include "scoreboard.h"
 
 /* Bodies beyond the limit are still read and thrown away (up to this much)
@@ -15,65 +17,6 @@
 #define DRAIN_MAX ((size_t)256 << 20)
 
 /* ---- small text helpers -------------------------------------------------- */
-
-/* Percent-decodes s[0..n) into out (room for n + 1), '+' → ' ' when plus.
- * Returns the decoded length, or -1 on a bad escape. */
-static long pct_decode(const char *s, size_t n, bool plus, char *out)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '%') {
-            if (i + 2 >= n)
-                return -1;
-            int a = brd_hexval((unsigned char)s[i + 1]), b = brd_hexval((unsigned char)s[i + 2]);
-            if (a < 0 || b < 0)
-                return -1;
-            out[o++] = (char)(a * 16 + b);
-            i += 2;
-        } else if (c == '+' && plus) {
-            out[o++] = ' ';
-        } else {
-            out[o++] = c;
-        }
-    }
-    out[o] = '\0';
-    return (long)o;
-}
-
-static bool utf8_valid(const char *text, size_t n)
-{
-    const unsigned char *s = (const unsigned char *)text;
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        size_t len;
-        unsigned min, cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            len = 2, min = 0x80;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            len = 3, min = 0x800;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            len = 4, min = 0x10000;
-        } else {
-            return false;
-        }
-        if (n - i < len)
-            return false;
-        cp = c & (0x7F >> len);
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0) != 0x80)
-                return false;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-            return false;
-        i += len;
-    }
-    return true;
-}
 
 /* Copies s into out[cap] cut at a character boundary, "..." when cut. */
 static void clip(char *out, size_t cap, const char *s, size_t max)
@@ -104,82 +47,6 @@ bool brd_request_id_sane(const char *id)
     return n >= 1 && n < sizeof(((struct brd_run_result *)0)->request_id);
 }
 
-/* ---- query strings and forms ------------------------------------------------ */
-
-static int add_field(struct json_object *obj, const char *key, const char *val, size_t vlen,
-                     struct brd_error *err)
-{
-    struct json_object *v = json_object_new_string_len(val, (int)vlen), *old;
-    if (!v)
-        return brd_error_nomem(err);
-    if (!json_object_object_get_ex(obj, key, &old)) {
-        return brd_json_add(obj, key, v) == 0 ? 0 : brd_error_nomem(err);
-    }
-    /* A repeated key: its values, in order, as an array. */
-    if (json_object_is_type(old, json_type_array))
-        return brd_json_append(old, v) == 0 ? 0 : brd_error_nomem(err);
-    struct json_object *arr = json_object_new_array();
-    if (!arr || brd_json_append(arr, brd_json_ref(old)) != 0) {
-        json_object_put(arr);
-        json_object_put(v);
-        return brd_error_nomem(err);
-    }
-    if (brd_json_append(arr, v) != 0) {
-        json_object_put(arr);
-        return brd_error_nomem(err);
-    }
-    return brd_json_add(obj, key, arr) == 0 ? 0 : brd_error_nomem(err);
-}
-
-int brd_request_parse_form(const char *text, size_t len, const char *what,
-                           struct json_object *obj, struct brd_error *err)
-{
-    char *buf = malloc(len + 2);
-    if (!buf)
-        return brd_error_nomem(err);
-    int rc = 0;
-    size_t i = 0;
-    while (i < len && rc == 0) {
-        size_t j = i;
-        while (j < len && text[j] != '&')
-            j++;
-        if (j > i) { /* "a&&b": empty pairs are skipped */
-            const char *eq = memchr(text + i, '=', j - i);
-            size_t klen = eq ? (size_t)(eq - (text + i)) : j - i;
-            long kd = pct_decode(text + i, klen, true, buf);
-            if (kd < 0) {
-                rc = brd_error_set(err, BRD_E_BAD_REQUEST, "%s: invalid percent escape in a name",
-                                   what);
-                break;
-            }
-            if (memchr(buf, '\0', (size_t)kd) || !utf8_valid(buf, (size_t)kd)) {
-                rc = brd_error_set(err, BRD_E_BAD_REQUEST,
-                                   "%s: a name is not valid UTF-8 text", what);
-                break;
-            }
-            char *key = strndup(buf, (size_t)kd);
-            if (!key) {
-                rc = brd_error_nomem(err);
-                break;
-            }
-            size_t voff = eq ? klen + 1 : j - i;
-            long vd = pct_decode(text + i + voff, j - i - voff, true, buf);
-            if (vd < 0)
-                rc = brd_error_set(err, BRD_E_BAD_REQUEST,
-                                   "%s: invalid percent escape in the value of '%.64s'", what, key);
-            else if (!utf8_valid(buf, (size_t)vd))
-                rc = brd_error_set(err, BRD_E_BAD_REQUEST,
-                                   "%s: the value of '%.64s' is not valid UTF-8 text", what, key);
-            else if (kd > 0) /* "=v" has no name to go by */
-                rc = add_field(obj, key, buf, (size_t)vd, err);
-            free(key);
-        }
-        i = j + 1;
-    }
-    free(buf);
-    return rc;
-}
-
 /* ---- the request body --------------------------------------------------------- */
 
 static void drain(FCGX_Request *req, size_t max)
@@ -191,25 +58,14 @@ static void drain(FCGX_Request *req, size_t max)
         total += (size_t)n;
 }
 
-/* Reads the body into *body (NUL-terminated).  0 ok; -1 with err (413 or
- * 400) otherwise. */
-static int read_body(const struct brd_request_env *env, FCGX_Request *req, char **body,
-                     size_t *len, struct brd_error *err)
+/* Reads the body into *body (NUL-terminated); declared is CONTENT_LENGTH
+ * (already checked against the limit) or -1.  0 ok; -1 with err (413)
+ * otherwise. */
+static int read_body(const struct brd_request_env *env, FCGX_Request *req, long long declared,
+                     char **body, size_t *len, struct brd_error *err)
 {
     *body = NULL;
     *len = 0;
-    const char *cl = FCGX_GetParam("CONTENT_LENGTH", req->envp);
-    long long declared = -1;
-    if (cl && *cl) {
-        char *end;
-        declared = strtoll(cl, &end, 10);
-        if (*end || declared < 0 || cl[0] == '-' || cl[0] == '+')
-            return brd_error_set(err, BRD_E_BAD_REQUEST, "invalid Content-Length '%.32s'", cl);
-    }
-    if (declared > (long long)env->max_body)
-        return brd_error_set(err, BRD_E_PAYLOAD_TOO_LARGE,
-                             "the request body is %lld bytes; the limit is %zu bytes", declared,
-                             env->max_body);
     size_t cap = declared >= 0 ? (size_t)declared + 1 : 65536;
     if (cap > env->max_body + 1)
         cap = env->max_body + 1;
@@ -249,8 +105,9 @@ static int read_body(const struct brd_request_env *env, FCGX_Request *req, char 
     return 0;
 }
 
-/* "application/json; charset=utf-8" → true for JSON (application/json or
- * application/...+json), sets *form for application/x-www-form-urlencoded. */
+/* Whether the media type ct ("application/json; charset=utf-8": the
+ * parameters ignored) is want, case-insensitively; want "+json" matches
+ * any application/...+json. */
 static bool media_type(const char *ct, const char *want)
 {
     size_t n = strcspn(ct, ";");
@@ -264,19 +121,22 @@ static bool media_type(const char *ct, const char *want)
     return strlen(want) == n && strncasecmp(ct, want, n) == 0;
 }
 
-/* Overlays the body (per its Content-Type) onto input. */
-static int body_input(const struct brd_request_env *env, FCGX_Request *req,
-                      struct json_object *input, struct brd_error *err)
+/* input[k] = from[k] for every member of the object from. */
+static int overlay(struct json_object *input, struct json_object *from, struct brd_error *err)
 {
-    char *body;
-    size_t len;
-    if (read_body(env, req, &body, &len, err) != 0)
-        return -1;
-    if (len == 0) { /* no body: the query string alone */
-        free(body);
-        return 0;
+    json_object_object_foreach(from, k, val)
+    {
+        if (brd_json_add(input, k, brd_json_ref(val)) != 0)
+            return brd_error_nomem(err);
     }
-    const char *ct = FCGX_GetParam("CONTENT_TYPE", req->envp);
+    return 0;
+}
+
+int brd_request_overlay_body(const char *ct, const char *body, size_t len,
+                             struct json_object *input, struct brd_error *err)
+{
+    if (len == 0) /* no body: the query string alone */
+        return 0;
     int rc;
     if (ct && (media_type(ct, "application/json") || media_type(ct, "+json"))) {
         struct json_object *v = NULL;
@@ -290,28 +150,14 @@ static int body_input(const struct brd_request_env *env, FCGX_Request *req,
                                "the request body must be a JSON object, not %s",
                                v ? brd_json_type_name(v) : "null");
         } else {
-            json_object_object_foreach(v, k, val)
-            {
-                if (brd_json_add(input, k, brd_json_ref(val)) != 0) {
-                    rc = brd_error_nomem(err);
-                    break;
-                }
-            }
+            rc = overlay(input, v, err);
         }
         json_object_put(v);
     } else if (ct && media_type(ct, "application/x-www-form-urlencoded")) {
         struct json_object *form = json_object_new_object();
-        rc = form ? brd_request_parse_form(body, len, "form body", form, err)
-                  : brd_error_nomem(err);
-        if (rc == 0) {
-            json_object_object_foreach(form, k, val)
-            {
-                if (brd_json_add(input, k, brd_json_ref(val)) != 0) {
-                    rc = brd_error_nomem(err);
-                    break;
-                }
-            }
-        }
+        rc = form ? brd_form_parse(body, len, "form body", form, err) : brd_error_nomem(err);
+        if (rc == 0)
+            rc = overlay(input, form, err);
         json_object_put(form);
     } else {
         char shown[80];
@@ -321,7 +167,6 @@ static int body_input(const struct brd_request_env *env, FCGX_Request *req,
                            "or application/x-www-form-urlencoded",
                            shown);
     }
-    free(body);
     return rc;
 }
 
@@ -402,37 +247,18 @@ static void respond_error(FCGX_Request *req, const struct brd_error *err, bool t
     respond_result(req, &res, trace, allow, out);
 }
 
-/* ---- routing ------------------------------------------------------------------------- */
+/* ---- mapping the params ---------------------------------------------------------------- */
 
 /* The route of the raw path: decoded, checked, base path removed.  *route
  * is malloc'd.  -1 with err: 400 for a path that cannot be decoded, 404 for
  * one outside the base path. */
-static int route_of(const struct brd_request_env *env, const char *raw, char **route,
+static int route_of(const struct brd_request_env *env, const char *raw, size_t n, char **route,
                     struct brd_error *err)
 {
-    size_t n = strlen(raw);
-    char *p = malloc(n + 2);
-    if (!p)
-        return brd_error_nomem(err);
-    long d = pct_decode(raw, n, false, p);
-    if (d < 0) {
-        free(p);
-        return brd_error_set(err, BRD_E_BAD_REQUEST, "the request path has an invalid percent escape");
-    }
-    if (memchr(p, '\0', (size_t)d) || !utf8_valid(p, (size_t)d)) {
-        free(p);
-        return brd_error_set(err, BRD_E_BAD_REQUEST, "the request path is not valid UTF-8 text");
-    }
-    /* No ".." segment may reach a lookup, even one that would only match
-     * nothing: routes are plain names, and paths are compared as given. */
-    for (const char *s = p; (s = strstr(s, "..")) != NULL; s += 2) {
-        bool start = s == p || s[-1] == '/';
-        bool end = s[2] == '\0' || s[2] == '/';
-        if (start && end) {
-            free(p);
-            return brd_error_set(err, BRD_E_BAD_REQUEST, "the request path has a '..' segment");
-        }
-    }
+    char *p;
+    *route = NULL;
+    if (brd_form_decode_path(raw, n, &p, err) != 0)
+        return -1;
     const char *r = p;
     if (env->base_path) {
         size_t b = strlen(env->base_path);
@@ -461,108 +287,144 @@ static void allow_header(unsigned methods, char *buf, size_t cap)
                                   brd_method_name((enum brd_method)m));
 }
 
-/* ---- one request ------------------------------------------------------------------------ */
-
-void brd_request_handle(const struct brd_request_env *env, FCGX_Request *req,
-                        struct brd_request_outcome *out)
+/* CONTENT_LENGTH: 1*DIGIT (RFC 9110 8.6), saturating, so that a huge one
+ * is a 413 rather than a 400.  -1 for none; -2 for a malformed one. */
+static long long content_length(const char *cl)
 {
+    if (!cl || !*cl)
+        return -1;
+    long long v = 0;
+    for (const char *s = cl; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -2;
+        v = v > (LLONG_MAX - 9) / 10 ? LLONG_MAX : v * 10 + (*s - '0');
+    }
+    return v;
+}
+
+void brd_request_mapped_clear(struct brd_request_mapped *m)
+{
+    json_object_put(m->input);
+    m->input = NULL;
+}
+
+int brd_request_map(const struct brd_request_env *env, FCGX_ParamArray params,
+                    struct brd_request_mapped *m, struct brd_request_outcome *out,
+                    struct brd_error *err)
+{
+    memset(m, 0, sizeof *m);
+    m->content_length = -1;
     memset(out, 0, sizeof *out);
     out->workflow = -1;
     out->sb_workflow = BRD_SB_UNROUTED;
-    struct brd_error err;
-    brd_error_clear(&err);
 
-    const char *method = FCGX_GetParam("REQUEST_METHOD", req->envp);
+    const char *method = FCGX_GetParam("REQUEST_METHOD", params);
     if (!method || !*method)
         method = "GET";
     clip(out->method, sizeof out->method, method, sizeof out->method - 4);
 
-    const char *id = FCGX_GetParam("HTTP_X_REQUEST_ID", req->envp);
+    const char *id = FCGX_GetParam("HTTP_X_REQUEST_ID", params);
     if (id && brd_request_id_sane(id))
         snprintf(out->request_id, sizeof out->request_id, "%s", id);
     else
         brd_request_id_new(out->request_id);
 
-    const char *tr = FCGX_GetParam("HTTP_X_BRAID_TRACE", req->envp);
-    bool trace = env->debug && tr && strcmp(tr, "1") == 0;
+    const char *tr = FCGX_GetParam("HTTP_X_BRAID_TRACE", params);
+    m->trace = env->debug && tr && strcmp(tr, "1") == 0;
 
     /* REQUEST_URI is what the client asked for (nginx, Apache and lighttpd
      * all pass it); the CGI variables are the fallback. */
-    const char *uri = FCGX_GetParam("REQUEST_URI", req->envp);
+    const char *uri = FCGX_GetParam("REQUEST_URI", params);
     char built[2048];
     if (!uri || !*uri) {
-        const char *sn = FCGX_GetParam("SCRIPT_NAME", req->envp);
-        const char *pi = FCGX_GetParam("PATH_INFO", req->envp);
+        const char *sn = FCGX_GetParam("SCRIPT_NAME", params);
+        const char *pi = FCGX_GetParam("PATH_INFO", params);
         snprintf(built, sizeof built, "%s%s", sn ? sn : "", pi ? pi : "");
         uri = built[0] ? built : "/";
     }
     size_t plen = strcspn(uri, "?#");
     snprintf(out->path, sizeof out->path, "%.*s", (int)(plen < 1024 ? plen : 1024), uri);
-    const char *query = FCGX_GetParam("QUERY_STRING", req->envp);
+    const char *query = FCGX_GetParam("QUERY_STRING", params);
     if (!query)
         query = uri[plen] == '?' ? uri + plen + 1 : "";
 
-    char *raw = strndup(uri, plen), *route = NULL;
-    struct json_object *input = NULL;
-    char allow[64] = "";
-    const struct brd_workflow *wf = NULL;
-    enum brd_method m;
-    if (!raw) {
-        brd_error_nomem(&err);
-        goto fail;
-    }
-    if (route_of(env, raw, &route, &err) != 0)
-        goto fail;
-    wf = brd_service_route(env->service, route);
-    if (!wf) {
+    char *route = NULL;
+    if (route_of(env, uri, plen, &route, err) != 0)
+        return -1;
+    m->wf = brd_service_route(env->service, route);
+    if (!m->wf) {
         char shown[200];
         clip(shown, sizeof shown, route, 160);
-        brd_error_set(&err, BRD_E_NOT_FOUND, "no workflow is served at %s", shown);
-        goto fail;
+        brd_error_set(err, BRD_E_NOT_FOUND, "no workflow is served at %s", shown);
+        free(route);
+        return -1;
     }
+    free(route);
     for (size_t i = 0; i < env->service->nworkflows; i++)
-        if (env->service->workflows[i] == wf)
+        if (env->service->workflows[i] == m->wf)
             out->workflow = (int)i;
-    out->sb_workflow = env->sb_index ? env->sb_index[out->workflow] : BRD_SB_UNROUTED;
-    if (env->busy_workflow)
-        __atomic_store_n(env->busy_workflow, out->sb_workflow, __ATOMIC_RELAXED);
 
-    if (brd_method_parse(method, &m) != 0 || !(wf->methods & (1u << m))) {
-        allow_header(wf->methods, allow, sizeof allow);
+    if (brd_method_parse(method, &m->method) != 0 || !(m->wf->methods & (1u << m->method))) {
+        allow_header(m->wf->methods, m->allow, sizeof m->allow);
         char shown[24];
         clip(shown, sizeof shown, method, 16);
-        brd_error_set(&err, BRD_E_METHOD_NOT_ALLOWED, "%s is not allowed on %s (allowed: %s)",
-                      shown, wf->path, allow);
-        goto fail;
+        return brd_error_set(err, BRD_E_METHOD_NOT_ALLOWED, "%s is not allowed on %s (allowed: %s)",
+                             shown, m->wf->path, m->allow);
     }
 
-    input = json_object_new_object();
-    if (!input) {
-        brd_error_nomem(&err);
-        goto fail;
-    }
-    if (brd_request_parse_form(query, strlen(query), "query string", input, &err) != 0)
-        goto fail;
+    m->input = json_object_new_object();
+    if (!m->input)
+        return brd_error_nomem(err);
+    if (brd_form_parse(query, strlen(query), "query string", m->input, err) != 0)
+        return -1;
     /* GET takes the query string only (SPEC section 7); the others may
      * carry a body. */
-    if (m != BRD_GET && body_input(env, req, input, &err) != 0)
-        goto fail;
+    if (m->method == BRD_GET)
+        return 0;
+    m->wants_body = true;
+    m->content_type = FCGX_GetParam("CONTENT_TYPE", params);
+    const char *cl = FCGX_GetParam("CONTENT_LENGTH", params);
+    m->content_length = content_length(cl);
+    if (m->content_length == -2)
+        return brd_error_set(err, BRD_E_BAD_REQUEST, "invalid Content-Length '%.32s'", cl);
+    if (m->content_length > (long long)env->max_body)
+        return brd_error_set(err, BRD_E_PAYLOAD_TOO_LARGE,
+                             "the request body is %lld bytes; the limit is %zu bytes",
+                             m->content_length, env->max_body);
+    return 0;
+}
 
-    struct brd_run_opts opts = {out->request_id, trace};
-    struct brd_run_result res;
-    brd_engine_run(env->engine, env->service, wf, input, &opts, &res);
-    drain(req, DRAIN_MAX);
-    respond_result(req, &res, trace, NULL, out);
-    brd_run_result_clear(&res);
-    json_object_put(input);
-    free(route);
-    free(raw);
-    return;
+/* ---- one request ------------------------------------------------------------------------ */
 
-fail:
+void brd_request_handle(const struct brd_request_env *env, FCGX_Request *req,
+                        struct brd_request_outcome *out)
+{
+    struct brd_error err;
+    brd_error_clear(&err);
+    struct brd_request_mapped m;
+    int rc = brd_request_map(env, req->envp, &m, out, &err);
+    if (out->workflow >= 0) {
+        out->sb_workflow = env->sb_index ? env->sb_index[out->workflow] : BRD_SB_UNROUTED;
+        if (env->busy_workflow)
+            __atomic_store_n(env->busy_workflow, out->sb_workflow, __ATOMIC_RELAXED);
+    }
+    if (rc == 0 && m.wants_body) {
+        char *body;
+        size_t len;
+        rc = read_body(env, req, m.content_length, &body, &len, &err);
+        if (rc == 0)
+            rc = brd_request_overlay_body(m.content_type, body, len, m.input, &err);
+        free(body);
+    }
     drain(req, DRAIN_MAX);
-    respond_error(req, &err, trace, allow[0] ? allow : NULL, out);
-    json_object_put(input);
-    free(route);
-    free(raw);
+    if (rc != 0) {
+        respond_error(req, &err, m.trace, m.allow[0] ? m.allow : NULL, out);
+    } else {
+        struct brd_run_opts opts = {out->request_id, m.trace};
+        struct brd_run_result res;
+        brd_engine_run(env->engine, env->service, m.wf, m.input, &opts, &res);
+        respond_result(req, &res, m.trace, NULL, out);
+        brd_run_result_clear(&res);
+    }
+    brd_request_mapped_clear(&m);
 }
