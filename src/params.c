@@ -125,8 +125,10 @@ static int convert(enum brd_ptype t, struct json_object *v, struct json_object *
             return 0;
         }
         if (jt == json_type_string) {
+            /* By length: a query value may hold a NUL ("true%00junk"). */
             const char *s = json_object_get_string(v);
-            if (!strcmp(s, "true") || !strcmp(s, "false")) {
+            int n = json_object_get_string_len(v);
+            if ((n == 4 && !memcmp(s, "true", 4)) || (n == 5 && !memcmp(s, "false", 5))) {
                 *out = json_object_new_boolean(s[0] == 't');
                 return *out ? 0 : -1;
             }

@@ -87,6 +87,8 @@ static const struct conv_case conv_cases[] = {
     {BRD_PT_BOOL, "\"false\"", "false", json_type_boolean},
     {BRD_PT_BOOL, "\"1\"", NULL, 0},
     {BRD_PT_BOOL, "\"True\"", NULL, 0},
+    {BRD_PT_BOOL, "\"true\\u0000junk\"", NULL, 0},
+    {BRD_PT_BOOL, "\"false\\u0000\"", NULL, 0},
     {BRD_PT_BOOL, "1", NULL, 0},
     {BRD_PT_BOOL, "null", NULL, 0},
 
