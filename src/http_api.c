@@ -1,6 +1,9 @@
-/* http_api.c — registered API calls over one curl multi handle per process
- * (see http_api.h and docs/http_api.md). */
+/* http_api.c — registered API calls over one curl multi handle per process:
+ * the transfers, the pool of easy handles kept for keep-alive, retries and
+ * deadlines (see http_api.h and docs/http_api.md).  What a call sends is
+ * built by http_request.c. */
 #include "http_api.h"
+#include "http_request.h"
 
 #include "base/strbuf.h"
 #include "base/clock.h"
@@ -10,8 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
 
 /* Easy handles kept for reuse: creating one costs more than resetting it. */
 #define EASY_POOL_MAX 32
@@ -36,13 +37,9 @@ struct brd_http_call {
     void *user;
 
     /* The request, built once and sent by every attempt. */
+    struct brd_httpreq req;
     CURL *easy;                          /* NULL once finished (back in the pool) */
-    struct curl_slist *headers;
-    char *url;
-    char *url_shown;                     /* the url for messages and traces; NULL: url */
-    struct json_object *values;          /* resolved parameters, name → converted value */
-    struct json_object *body;            /* the JSON body object, or NULL: no body */
-    char *request_id;
+    struct curl_slist *headers;          /* req's headers as curl takes them */
 
     int64_t deadline_us;                 /* the earlier of the node's and the workflow's; 0: none */
     bool deadline_is_workflow;
@@ -126,12 +123,8 @@ static void call_destroy(struct brd_http_call *c)
         c->next->prev = c->prev;
     easy_release(h, c->easy);
     curl_slist_free_all(c->headers);
-    free(c->url);
-    free(c->url_shown);
-    free(c->request_id);
+    brd_httpreq_clear(&c->req);
     free(c->resp);
-    json_object_put(c->values);
-    json_object_put(c->body);
     json_object_put(c->raw);
     free(c);
 }
@@ -154,194 +147,24 @@ size_t brd_http_in_flight(const struct brd_http *h)
     return h->in_flight;
 }
 
-/* ---- building the request ------------------------------------------------------ */
+/* ---- the request as curl sends it ---------------------------------------------------- */
 
-/* Percent-encodes everything but RFC 3986's unreserved characters: safe
- * as a path segment and in a query under both RFC 3986 and form decoding
- * (a space is %20, never '+', and '+' itself is %2B). */
-static void buf_encode(struct brd_strbuf *b, const char *s, size_t n)
+/* curl's header list for the built request: "Name: value" lines ("Name;"
+ * for an empty value: "Name:" would make curl drop the header), then the
+ * removals of curl's own headers Braid never sends. */
+static int build_curl_headers(struct brd_http_call *c, struct brd_error *err)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-            c == '.' || c == '_' || c == '~') {
-            brd_strbuf_add(b, (const char *)&c, 1);
-        } else {
-            char e[3] = {'%', hex[c >> 4], hex[c & 15]};
-            brd_strbuf_add(b, e, 3);
-        }
-    }
-}
-
-/* The text a value travels as in a url or a header: a string as is,
- * anything else as compact JSON.  Borrowed from v. */
-static const char *value_text(struct json_object *v, size_t *len)
-{
-    if (json_object_is_type(v, json_type_string)) {
-        *len = (size_t)json_object_get_string_len(v);
-        return json_object_get_string(v);
-    }
-    return brd_json_compact(v, len);
-}
-
-static const char REDACTED[] = "<redacted>";
-
-/* Appends the url: the template with {name} replaced and the query
- * parameters added.  display: the version for messages and traces — the
- * template as written (${env.X} kept) and secret values redacted. */
-static int build_url(const struct brd_api *api, struct json_object *values, bool display, struct brd_strbuf *b,
-                     struct brd_error *err)
-{
-    const char *tpl = display && api->url_display ? api->url_display : api->url;
-    for (const char *s = tpl; *s;) {
-        if (display && s[0] == '$' && s[1] == '{') {
-            /* ${env.X} as written: shown verbatim. */
-            const char *end = strchr(s, '}');
-            size_t n = end ? (size_t)(end - s + 1) : strlen(s);
-            brd_strbuf_add(b, s, n);
-            s += n;
-            continue;
-        }
-        if (*s != '{') {
-            size_t n = strcspn(s, display ? "{$" : "{");
-            if (n == 0)
-                n = 1;
-            brd_strbuf_add(b, s, n);
-            s += n;
-            continue;
-        }
-        const char *end = strchr(s, '}');
-        if (!end) {   /* the loader rules this out; copy rather than crash */
-            brd_strbuf_str(b, s);
-            break;
-        }
-        char name[BRD_NAME_MAX + 1];
-        size_t n = (size_t)(end - s - 1);
-        if (n > BRD_NAME_MAX)
-            n = BRD_NAME_MAX;
-        memcpy(name, s + 1, n);
-        name[n] = '\0';
-        s = end + 1;
-        const struct brd_param *p = brd_params_find(&api->params, name);
-        struct json_object *v = NULL;
-        if (!json_object_object_get_ex(values, name, &v) || !v)
-            return brd_error_set(err, BRD_E_PARAM_MISSING, "api %s: required parameter '%s' has no value",
-                                 api->name, name);
-        size_t len;
-        const char *text = value_text(v, &len);
-        /* "", "." and ".." would change which resource the path names
-         * (/users/.. is /), whatever the encoding: refuse them. */
-        if (len == 0 || (len == 1 && text[0] == '.') || (len == 2 && text[0] == '.' && text[1] == '.'))
-            return brd_error_set(err, BRD_E_BAD_REQUEST,
-                                 "api %s: parameter '%s': \"%s\" cannot be used as a path segment", api->name,
-                                 name, text);
-        if (display && p && p->secret)
-            brd_strbuf_str(b, REDACTED);
-        else
-            buf_encode(b, text, len);
-    }
-
-    const char *sep = strchr(tpl, '?') ? "&" : "?";
-    if (b->len && (b->p[b->len - 1] == '?' || b->p[b->len - 1] == '&'))
-        sep = "";
-    for (size_t i = 0; i < api->params.count; i++) {
-        const struct brd_param *p = &api->params.items[i];
-        struct json_object *v = NULL;
-        if (p->in != BRD_IN_QUERY || !json_object_object_get_ex(values, p->name, &v) || !v)
-            continue;
-        bool is_array = json_object_is_type(v, json_type_array);
-        size_t n = is_array ? json_object_array_length(v) : 1;
-        for (size_t k = 0; k < n; k++) {
-            struct json_object *e = is_array ? json_object_array_get_idx(v, k) : v;
-            if (!e)
-                continue;   /* a null element is omitted, like a null value */
-            size_t len;
-            const char *text = value_text(e, &len);
-            brd_strbuf_str(b, sep);
-            sep = "&";
-            buf_encode(b, p->name, strlen(p->name));
-            brd_strbuf_add(b, "=", 1);
-            if (display && p->secret)
-                brd_strbuf_str(b, REDACTED);
-            else
-                buf_encode(b, text, len);
-        }
-    }
-    return b->failed ? brd_error_nomem(err) : 0;
-}
-
-struct hdr {
-    const char *name;
-    const char *value;   /* borrowed */
-    size_t len;
-};
-
-/* Adds or replaces (names are case-insensitive) a header in the list. */
-static void hdr_set(struct hdr *hs, size_t *n, const char *name, const char *value, size_t len)
-{
-    for (size_t i = 0; i < *n; i++)
-        if (!strcasecmp(hs[i].name, name)) {
-            hs[i].value = value;
-            hs[i].len = len;
-            return;
-        }
-    hs[*n] = (struct hdr){name, value, len};
-    (*n)++;
-}
-
-static bool bad_header_value(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
-            return true;
-    return false;
-}
-
-/* The header list: Braid's own, then the API's, then header parameters —
- * a later one with the same name replaces an earlier one. */
-static int build_headers(struct brd_http_call *c, struct brd_error *err)
-{
-    const struct brd_api *api = c->api;
-    size_t max = 8 + api->nheaders + api->params.count, n = 0;
-    struct hdr *hs = calloc(max, sizeof *hs);
-    if (!hs)
-        return brd_error_nomem(err);
-    hdr_set(hs, &n, "Accept", "application/json", 16);
-    hdr_set(hs, &n, "User-Agent", "braid/0.1", 9);
-    if (c->body)
-        hdr_set(hs, &n, "Content-Type", "application/json", 16);
-    for (size_t i = 0; i < api->nheaders; i++)
-        hdr_set(hs, &n, api->headers[i].name, api->headers[i].value, strlen(api->headers[i].value));
-    for (size_t i = 0; i < api->params.count; i++) {
-        const struct brd_param *p = &api->params.items[i];
-        struct json_object *v = NULL;
-        if (p->in != BRD_IN_HEADER || !json_object_object_get_ex(c->values, p->name, &v) || !v)
-            continue;
-        size_t len;
-        const char *text = value_text(v, &len);
-        if (bad_header_value(text, len)) {
-            free(hs);
-            return brd_error_set(err, BRD_E_BAD_REQUEST,
-                                 "api %s: parameter '%s': a header value cannot contain CR, LF or NUL",
-                                 api->name, p->name);
-        }
-        hdr_set(hs, &n, p->name, text, len);
-    }
-    if (c->request_id)
-        hdr_set(hs, &n, "X-Request-Id", c->request_id, strlen(c->request_id));
-
     int rc = 0;
     struct brd_strbuf line = {0};
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    for (size_t i = 0; i < c->req.nheaders && rc == 0; i++) {
+        const struct brd_httpreq_header *hd = &c->req.headers[i];
         line.len = 0;
-        brd_strbuf_str(&line, hs[i].name);
-        /* "Name:" would make curl drop the header; "Name;" sends it empty. */
-        if (hs[i].len == 0) {
+        brd_strbuf_str(&line, hd->name);
+        if (hd->len == 0) {
             brd_strbuf_add(&line, ";", 1);
         } else {
             brd_strbuf_add(&line, ": ", 2);
-            brd_strbuf_add(&line, hs[i].value, hs[i].len);
+            brd_strbuf_add(&line, hd->value, hd->len);
         }
         struct curl_slist *l = line.failed ? NULL : curl_slist_append(c->headers, line.p);
         if (!l)
@@ -351,7 +174,7 @@ static int build_headers(struct brd_http_call *c, struct brd_error *err)
     }
     /* No "Expect: 100-continue" round trip for larger bodies, and no
      * form content type when a POST/PUT has no body. */
-    const char *extra[] = {"Expect:", c->body ? NULL : "Content-Type:"};
+    const char *extra[] = {"Expect:", c->req.body ? NULL : "Content-Type:"};
     for (size_t i = 0; i < 2 && rc == 0; i++) {
         if (!extra[i])
             continue;
@@ -361,64 +184,8 @@ static int build_headers(struct brd_http_call *c, struct brd_error *err)
         else
             c->headers = l;
     }
-    free(line.p);
-    free(hs);
+    brd_strbuf_free(&line);
     return rc;
-}
-
-/* The declared parameters' values (SPEC section 5, same-name mapping). */
-static int resolve_values(const struct brd_http_args *a, struct json_object **out, struct brd_error *err)
-{
-    const struct brd_api *api = a->api;
-    bool prev_obj = json_object_is_type(a->prev, json_type_object);
-    bool expl_obj = json_object_is_type(a->explicit_params, json_type_object);
-    struct json_object *values = json_object_new_object();
-    if (!values)
-        return brd_error_nomem(err);
-    for (size_t i = 0; i < api->params.count; i++) {
-        const struct brd_param *p = &api->params.items[i];
-        struct json_object *v = NULL, *conv = NULL;
-        /* A parameter the node sets is never mapped from prev, even when the
-         * node's value is null: null then means "no value". */
-        if (!(expl_obj && json_object_object_get_ex(a->explicit_params, p->name, &v)) && prev_obj)
-            json_object_object_get_ex(a->prev, p->name, &v);
-        if (!v && p->has_default)
-            v = p->def;
-        if (!v) {
-            if (!p->required)
-                continue;
-            json_object_put(values);
-            return brd_error_set(err, BRD_E_PARAM_MISSING, "api %s: required parameter '%s' has no value",
-                                 api->name, p->name);
-        }
-        if (brd_param_convert(p, v, &conv, err) < 0) {
-            json_object_put(values);
-            return brd_error_prefix(err, "api %s", api->name);
-        }
-        if (brd_json_add(values, p->name, conv) < 0) {
-            json_object_put(values);
-            return brd_error_nomem(err);
-        }
-    }
-    *out = values;
-    return 0;
-}
-
-static int build_body(struct brd_http_call *c, struct brd_error *err)
-{
-    const struct brd_api *api = c->api;
-    for (size_t i = 0; i < api->params.count; i++) {
-        const struct brd_param *p = &api->params.items[i];
-        if (p->in != BRD_IN_BODY)
-            continue;
-        if (!c->body && !(c->body = json_object_new_object()))
-            return brd_error_nomem(err);
-        struct json_object *v = NULL;
-        if (json_object_object_get_ex(c->values, p->name, &v) && v &&
-            brd_json_add(c->body, p->name, json_object_get(v)) < 0)
-            return brd_error_nomem(err);
-    }
-    return 0;
 }
 
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *userdata)
@@ -456,9 +223,9 @@ static int setup_easy(struct brd_http_call *c, struct brd_error *err)
     CURLcode rc = CURLE_OK;
     const char *body = "";
     size_t body_len = 0;
-    if (c->body)
-        body = brd_json_compact(c->body, &body_len);
-    SETOPT(CURLOPT_URL, c->url);
+    if (c->req.body)
+        body = brd_json_compact(c->req.body, &body_len);
+    SETOPT(CURLOPT_URL, c->req.url);
     /* Only HTTP(S), never another of curl's protocols, and no redirects:
      * a 3xx reaches the workflow as an API_ERROR. */
     SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
@@ -476,10 +243,10 @@ static int setup_easy(struct brd_http_call *c, struct brd_error *err)
     SETOPT(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)BRD_HTTP_MAX_RESPONSE);
     SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
     enum brd_method m = c->api->method;
-    if (m == BRD_POST || m == BRD_PUT || m == BRD_PATCH || c->body) {
+    if (m == BRD_POST || m == BRD_PUT || m == BRD_PATCH || c->req.body) {
         /* A POST/PUT/PATCH always carries a body, if only an empty one,
          * so that Content-Length is sent. */
-        /* Copied: the text json-c caches in c->body would be rewritten if
+        /* Copied: the text json-c caches in c->req.body would be rewritten if
          * anyone serialised the body (a trace) with other flags. */
         SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
         SETOPT(CURLOPT_COPYPOSTFIELDS, body);
@@ -502,7 +269,7 @@ static int setup_easy(struct brd_http_call *c, struct brd_error *err)
 
 static const char *shown_url(const struct brd_http_call *c)
 {
-    return c->url_shown ? c->url_shown : c->url;
+    return brd_httpreq_url_shown(&c->req);
 }
 
 static void finish(struct brd_http_call *c, int rc)
@@ -720,9 +487,6 @@ int brd_http_start(struct brd_http *h, const struct brd_http_args *args, struct 
 {
     *out = NULL;
     const struct brd_api *api = args->api;
-    if (args->request_id && bad_header_value(args->request_id, strlen(args->request_id)))
-        return brd_error_set(err, BRD_E_BAD_REQUEST, "api %s: the request id contains a line break", api->name);
-
     struct brd_http_call *c = calloc(1, sizeof *c);
     if (!c)
         return brd_error_nomem(err);
@@ -742,25 +506,8 @@ int brd_http_start(struct brd_http *h, const struct brd_http_args *args, struct 
         c->deadline_is_workflow = true;
     }
 
-    bool secret = api->url_display != NULL;
-    for (size_t i = 0; i < api->params.count; i++)
-        secret |= api->params.items[i].secret &&
-                  (api->params.items[i].in == BRD_IN_PATH || api->params.items[i].in == BRD_IN_QUERY);
-    struct brd_strbuf url = {0}, shown = {0};
-    if (resolve_values(args, &c->values, err) < 0 || build_url(api, c->values, false, &url, err) < 0 ||
-        (secret && build_url(api, c->values, true, &shown, err) < 0)) {
-        free(url.p);
-        free(shown.p);
-        call_destroy(c);
-        return -1;
-    }
-    c->url = url.p;
-    c->url_shown = shown.p;
-    if ((args->request_id && args->request_id[0] && !(c->request_id = strdup(args->request_id)))) {
-        call_destroy(c);
-        return brd_error_nomem(err);
-    }
-    if (build_body(c, err) < 0 || build_headers(c, err) < 0 || setup_easy(c, err) < 0) {
+    if (brd_httpreq_build(&c->req, api, args->explicit_params, args->prev, args->request_id, err) < 0 ||
+        build_curl_headers(c, err) < 0 || setup_easy(c, err) < 0) {
         call_destroy(c);
         return -1;
     }
@@ -858,71 +605,9 @@ void *brd_http_user(const struct brd_http_call *c)
     return c->user;
 }
 
-/* Whether a header's value must not appear in a trace. */
-static bool secret_header(const struct brd_api *api, const char *name, size_t len)
-{
-    for (size_t i = 0; i < api->nheaders; i++)
-        if (api->headers[i].secret && strlen(api->headers[i].name) == len &&
-            !strncasecmp(api->headers[i].name, name, len))
-            return true;
-    for (size_t i = 0; i < api->params.count; i++) {
-        const struct brd_param *p = &api->params.items[i];
-        if (p->in == BRD_IN_HEADER && p->secret && strlen(p->name) == len && !strncasecmp(p->name, name, len))
-            return true;
-    }
-    return false;
-}
-
-/* The body for the trace: a copy with the values of secret parameters
- * redacted, or the body itself when it holds none. */
-static struct json_object *shown_body(const struct brd_http_call *c)
-{
-    const struct brd_params *ps = &c->api->params;
-    struct json_object *copy = NULL;
-    for (size_t i = 0; c->body && i < ps->count; i++) {
-        if (ps->items[i].in != BRD_IN_BODY || !ps->items[i].secret ||
-            !json_object_object_get_ex(c->body, ps->items[i].name, NULL))
-            continue;
-        if (!copy) {
-            copy = json_object_new_object();
-            if (!copy)
-                return NULL;
-            json_object_object_foreach(c->body, key, val)
-                brd_json_add(copy, key, brd_json_ref(val));
-        }
-        brd_json_add(copy, ps->items[i].name, json_object_new_string(REDACTED));
-    }
-    return copy ? copy : brd_json_ref(c->body);
-}
-
 struct json_object *brd_http_request_json(const struct brd_http_call *c)
 {
-    struct json_object *o = json_object_new_object(), *hs = json_object_new_object();
-    if (!o || !hs) {
-        json_object_put(o);
-        json_object_put(hs);
-        return NULL;
-    }
-    int rc = brd_json_add(o, "method", json_object_new_string(brd_method_name(c->api->method)));
-    rc |= brd_json_add(o, "url", json_object_new_string(shown_url(c)));
-    for (const struct curl_slist *l = c->headers; l; l = l->next) {
-        size_t nlen = strcspn(l->data, ":;");
-        const char *v = l->data + nlen;
-        if (*v == ':' && v[1] == '\0')
-            continue;   /* "Name:" removes one of curl's own headers: not sent */
-        v = *v == ':' ? v + 2 : "";
-        char name[256];
-        snprintf(name, sizeof name, "%.*s", (int)nlen, l->data);
-        rc |= brd_json_add(hs, name,
-                                     json_object_new_string(secret_header(c->api, l->data, nlen) ? REDACTED : v));
-    }
-    rc |= brd_json_add(o, "headers", hs);
-    rc |= brd_json_add(o, "body", shown_body(c));
-    if (rc) {
-        json_object_put(o);
-        return NULL;
-    }
-    return o;
+    return brd_httpreq_shown(&c->req);
 }
 
 void brd_http_cancel(struct brd_http_call *c)

@@ -48,11 +48,11 @@ struct brd_http_args {
  * from prev when prev is an object; no value → the API's default; still none
  * and required → BRD_E_PARAM_MISSING `api get_user: required parameter 'id'
  * has no value`; values converted with brd_param_convert, failure →
- * BRD_E_BAD_REQUEST), builds the request and starts it.  explicit_params
- * members the API does not declare are ignored.  The inputs are borrowed
- * (what the call needs is copied or referenced).  Returns 0 with *out in
- * flight, or -1 with err (nothing started; a deadline already passed gives
- * TIMEOUT / API_TIMEOUT). */
+ * BRD_E_BAD_REQUEST), builds the request (http_request.h) and starts it.
+ * explicit_params members the API does not declare are ignored.  The inputs
+ * are borrowed (what the call needs is copied or referenced).  Returns 0
+ * with *out in flight, or -1 with err (nothing started; a deadline already
+ * passed gives TIMEOUT / API_TIMEOUT). */
 int brd_http_start(struct brd_http *h, const struct brd_http_args *args,
                    struct brd_http_call **out, struct brd_error *err);
 

@@ -20,6 +20,7 @@
 
 #include <curl/curl.h>
 
+#include "base/version.h"
 #include "http_api.h"
 
 static pid_t backend_pid = -1;
@@ -344,7 +345,7 @@ static void every_method(void **state)
         assert_string_equal(gets(o.raw, "method"), methods[i]);
         assert_string_equal(gets(o.raw, "headers.x-request-id"), "req-123");
         assert_string_equal(gets(o.raw, "headers.accept"), "application/json");
-        assert_string_equal(gets(o.raw, "headers.user-agent"), "braid/0.1");
+        assert_string_equal(gets(o.raw, "headers.user-agent"), "braid/" BRD_VERSION);
         assert_string_equal(gets(o.raw, "headers.x-api"), "yes");
         assert_false(json_object_object_get_ex(get(o.raw, "headers"), "expect", NULL));
         bool in_body = i >= 1 && i <= 3;   /* POST, PUT, PATCH: body by default */
