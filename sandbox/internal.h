@@ -96,6 +96,12 @@ struct brd_proto_hdr {
 /* Sum of the payload lengths (NONE counts 0); SIZE_MAX if it overflows. */
 size_t brd_proto_payload(const struct brd_proto_hdr *h);
 
+/* Appends a frame (header + the parts whose lens are neither 0 nor
+ * BRD_PROTO_NONE) to the malloc'd *buf of *len bytes.  0, or -1 when out
+ * of memory (then *buf may end in part of the frame: discard it). */
+int brd_proto_append(char **buf, size_t *len, uint32_t type, uint64_t seq, int64_t arg,
+                     uint32_t aux, const char *const parts[4], const uint32_t lens[4]);
+
 /* Validates a header a child sent: magic, type READY or RESULT, an arg
  * that is 0 or a function error code, lengths within the caps. */
 int brd_proto_check_reply(const struct brd_proto_hdr *h, size_t result_max,
@@ -139,7 +145,5 @@ __attribute__((noreturn)) void brd_runner_main(enum brd_sandbox_layers layers,
 /* Starts a zygote for this process: *pid, *ctl = its control socket (the
  * HELLO already sent, READY read).  *vsz = its address-space size. */
 int brd_zygote_start(pid_t *pid, int *ctl, struct brd_error *err);
-
-/* Monotonic clock in ns. */
 
 #endif

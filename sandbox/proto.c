@@ -1,6 +1,8 @@
-/* proto.c — checks on the frames of the pipe protocol (internal.h) and on
- * the results a sandboxed process sends; pure C, run in the parent. */
+/* proto.c — the frames of the pipe protocol (internal.h): building the
+ * pool's, checking a child's headers and the results it sends; pure C, run
+ * in the parent. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -18,6 +20,30 @@ size_t brd_proto_payload(const struct brd_proto_hdr *h)
         total += h->len[i];
     }
     return total;
+}
+
+static int append(char **buf, size_t *len, const void *data, size_t n)
+{
+    char *b = realloc(*buf, *len + n);
+    if (!b)
+        return -1;
+    memcpy(b + *len, data, n);
+    *buf = b;
+    *len += n;
+    return 0;
+}
+
+int brd_proto_append(char **buf, size_t *len, uint32_t type, uint64_t seq, int64_t arg, uint32_t aux,
+                     const char *const parts[4], const uint32_t lens[4])
+{
+    struct brd_proto_hdr h = {.magic = BRD_PROTO_MAGIC, .type = type, .seq = seq, .arg = arg, .aux = aux};
+    memcpy(h.len, lens, sizeof h.len);
+    if (append(buf, len, &h, sizeof h) != 0)
+        return -1;
+    for (int i = 0; i < 4; i++)
+        if (lens[i] != BRD_PROTO_NONE && lens[i] && append(buf, len, parts[i], lens[i]) != 0)
+            return -1;
+    return 0;
 }
 
 static bool reply_code_ok(int64_t code)

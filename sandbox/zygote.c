@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "exitcodes.h"
 #include "internal.h"
 
 /* ---- in the zygote ------------------------------------------------------------- */
@@ -78,43 +79,56 @@ struct zstate {
     pid_t owner;
 };
 
-static void set_limit(int res, rlim_t soft, rlim_t hard)
+/* Sets a resource limit, never looser than the one inherited: when the
+ * zygote's own hard limit is below ours (a container's ulimit; raising a
+ * hard limit needs CAP_SYS_RESOURCE) the tighter of both is kept instead of
+ * leaving the inherited soft limit in place.  0, or -1 when refused. */
+static int set_limit(int res, rlim_t soft, rlim_t hard)
 {
     struct rlimit rl = {.rlim_cur = soft, .rlim_max = hard};
-    (void)setrlimit(res, &rl);
+    if (setrlimit(res, &rl) == 0)
+        return 0;
+    struct rlimit cur;
+    if (errno != EPERM || getrlimit(res, &cur) != 0 || cur.rlim_max >= hard)
+        return -1;
+    rl.rlim_max = cur.rlim_max;
+    rl.rlim_cur = soft < cur.rlim_max ? soft : cur.rlim_max;
+    return setrlimit(res, &rl);
 }
 
 /* The child's side of a spawn: the order of DESIGN §3 — rlimits, every
- * other fd closed, no-new-privs; then the runner seals with seccomp last. */
+ * other fd closed, no-new-privs; then the runner seals with seccomp last.
+ * Every step is checked: a process that cannot put a protection in place
+ * exits with its reason (exitcodes.h) before any user code, and the pool
+ * turns that into an INTERNAL error for the call. */
 __attribute__((noreturn)) static void child_main(struct zstate *z, int sock, long memory_mb,
                                                  long timeout_ms)
 {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+        _exit(BRD_SBX_EXIT_PRCTL);
     if (getppid() != z->owner)
-        _exit(125); /* the owner died before we could notice */
+        _exit(BRD_SBX_EXIT_SETUP); /* the owner died before we could notice */
     if (sock != BRD_SBX_FD) {
         if (dup2(sock, BRD_SBX_FD) < 0)
-            _exit(125);
+            _exit(BRD_SBX_EXIT_SETUP);
     } else if (fcntl(sock, F_SETFD, 0) != 0) {
-        _exit(125);
+        _exit(BRD_SBX_EXIT_SETUP);
     }
-    close_range(BRD_SBX_FD + 1, ~0U, 0);
-    close(0);
-    close(1);
-    close(2);
+    /* 0..2 too: fd 2 is the worker's stderr, and seccomp allows write(2). */
+    if (close_range(BRD_SBX_FD + 1, ~0U, 0) != 0 || close_range(0, BRD_SBX_FD - 1, 0) != 0)
+        _exit(BRD_SBX_EXIT_FDS);
     rlim_t as = (rlim_t)z->base_vsz + ((rlim_t)16 << 20) + ((rlim_t)memory_mb << 20);
-    set_limit(RLIMIT_AS, as, as);
     rlim_t cpu = (rlim_t)(timeout_ms + 999) / 1000 + 1;
-    set_limit(RLIMIT_CPU, cpu, BRD_SBX_CPU_HARD);
-    set_limit(RLIMIT_FSIZE, 0, 0);
-    set_limit(RLIMIT_NOFILE, BRD_SBX_FD + 1, BRD_SBX_FD + 1);
-    set_limit(RLIMIT_CORE, 0, 0);
-    set_limit(RLIMIT_NPROC, 0, 0);
-    set_limit(RLIMIT_MEMLOCK, 0, 0);
-    set_limit(RLIMIT_MSGQUEUE, 0, 0);
-    prctl(PR_SET_DUMPABLE, 0);
+    if (set_limit(RLIMIT_AS, as, as) != 0 || set_limit(RLIMIT_CPU, cpu, BRD_SBX_CPU_HARD) != 0 ||
+        set_limit(RLIMIT_FSIZE, 0, 0) != 0 ||
+        set_limit(RLIMIT_NOFILE, BRD_SBX_FD + 1, BRD_SBX_FD + 1) != 0 ||
+        set_limit(RLIMIT_CORE, 0, 0) != 0 || set_limit(RLIMIT_NPROC, 0, 0) != 0 ||
+        set_limit(RLIMIT_MEMLOCK, 0, 0) != 0 || set_limit(RLIMIT_MSGQUEUE, 0, 0) != 0)
+        _exit(BRD_SBX_EXIT_LIMITS);
+    if (prctl(PR_SET_DUMPABLE, 0) != 0)
+        _exit(BRD_SBX_EXIT_PRCTL);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-        _exit(126);
+        _exit(BRD_SBX_EXIT_SEAL);
 
     /* CPython's after-fork work; random's at-fork hook reseeds it, so no
      * two processes share a random stream. */
@@ -139,31 +153,35 @@ static void spawn(struct zstate *z, int ctl, const struct brd_zmsg *m, int sock,
 __attribute__((noreturn)) static void zygote_main(pid_t owner)
 {
     int ctl = BRD_SBX_FD;
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    /* The zygote dies with its pool's owner; if it cannot be made to, it
+     * says so in its READY (below) rather than outlive the worker. */
+    int pdeath_errno = prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 ? 0 : errno;
     if (getppid() != owner)
-        _exit(1);
+        _exit(BRD_ZYGOTE_EXIT_FAILED);
     struct zstate z = {.owner = owner};
     char buf[sizeof(struct brd_zmsg) + 65536];
     ssize_t n = recv(ctl, buf, sizeof buf, 0);
     struct brd_zmsg m;
     if (n < (ssize_t)sizeof m)
-        _exit(1);
+        _exit(BRD_ZYGOTE_EXIT_FAILED);
     memcpy(&m, buf, sizeof m);
     if (m.magic != BRD_PROTO_MAGIC || m.type != BRD_Z_HELLO || m.len != n - (ssize_t)sizeof m ||
         m.len % sizeof(struct sock_filter) != 0 || m.len == 0)
-        _exit(1);
+        _exit(BRD_ZYGOTE_EXIT_FAILED);
     z.layers = (enum brd_sandbox_layers)m.arg;
     z.bpf_len = (unsigned short)(m.len / sizeof(struct sock_filter));
     z.bpf = malloc(m.len);
     if (!z.bpf)
-        _exit(1);
+        _exit(BRD_ZYGOTE_EXIT_FAILED);
     memcpy(z.bpf, buf + sizeof m, m.len);
 
     struct brd_error err;
     brd_error_clear(&err);
-    if (brd_runner_warmup(z.layers, &err) != 0) {
+    if (pdeath_errno != 0)
+        brd_error_set(&err, BRD_E_INTERNAL, "prctl(PR_SET_PDEATHSIG) failed: %s", strerror(pdeath_errno));
+    if (pdeath_errno != 0 || brd_runner_warmup(z.layers, &err) != 0) {
         zsend(ctl, BRD_Z_READY, 0, -1, err.msg, (uint32_t)strlen(err.msg));
-        _exit(1);
+        _exit(BRD_ZYGOTE_EXIT_FAILED);
     }
     z.base_vsz = vm_size();
     pid_t *tid = tid_slot();
@@ -178,7 +196,7 @@ __attribute__((noreturn)) static void zygote_main(pid_t owner)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            _exit(0); /* the pool is gone */
+            _exit(BRD_ZYGOTE_EXIT_DONE); /* the pool is gone */
         int sock = -1;
         for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
             if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
@@ -220,26 +238,49 @@ int brd_zygote_start(pid_t *pid_out, int *ctl_out, struct brd_error *err)
             return brd_error_set(err, BRD_E_INTERNAL, "fcntl: %s", strerror(errno));
         }
     }
+    /* The zygote gets its control socket on fd 3, /dev/null on 0 and 1,
+     * the worker's stderr on 2 (CPython's fatal errors), nothing else, and
+     * default signal dispositions.  Every step is checked: a zygote that
+     * would inherit the worker's other descriptors must not start. */
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_adddup2(&fa, sv[1], BRD_SBX_FD);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addclosefrom_np(&fa, BRD_SBX_FD + 1);
+    int rc = posix_spawn_file_actions_init(&fa);
+    if (rc != 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return brd_error_set(err, BRD_E_INTERNAL, "cannot start the sandbox zygote: %s", strerror(rc));
+    }
+    rc = posix_spawnattr_init(&attr);
+    if (rc != 0) {
+        posix_spawn_file_actions_destroy(&fa);
+        close(sv[0]);
+        close(sv[1]);
+        return brd_error_set(err, BRD_E_INTERNAL, "cannot start the sandbox zygote: %s", strerror(rc));
+    }
     sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    posix_spawnattr_setsigmask(&attr, &none);
-    posix_spawnattr_setsigdefault(&attr, &all);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    if (sigemptyset(&none) != 0 || sigfillset(&all) != 0)
+        rc = EINVAL;
+    if (rc == 0)
+        rc = posix_spawn_file_actions_adddup2(&fa, sv[1], BRD_SBX_FD);
+    if (rc == 0)
+        rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (rc == 0)
+        rc = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    if (rc == 0)
+        rc = posix_spawn_file_actions_addclosefrom_np(&fa, BRD_SBX_FD + 1);
+    if (rc == 0)
+        rc = posix_spawnattr_setsigmask(&attr, &none);
+    if (rc == 0)
+        rc = posix_spawnattr_setsigdefault(&attr, &all);
+    if (rc == 0)
+        rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     char owner[24];
     snprintf(owner, sizeof owner, "%ld", (long)getpid());
     char *argv[] = {(char *)BRD_ZYGOTE_ARGV0, owner, NULL};
     char *envp[] = {NULL}; /* an empty environment, from the start */
     pid_t pid;
-    int rc = posix_spawn(&pid, "/proc/self/exe", &fa, &attr, argv, envp);
+    if (rc == 0)
+        rc = posix_spawn(&pid, "/proc/self/exe", &fa, &attr, argv, envp);
     if (rc == ENOENT || rc == EACCES) {
         /* No /proc (some containers): the path this program was exec'd by. */
         const char *self = (const char *)getauxval(AT_EXECFN);

@@ -1,15 +1,21 @@
 /* test_sandbox_pool.c — the sandbox end to end from C: compiling, warm
  * reuse and recycling, per-call isolation, several calls in flight at once,
  * caller timeouts and cancels, hostile calls followed by normal ones in the
- * same pool.  The whole group runs twice, in forked children: with all
+ * same pool, tracebacks, set-up failures refused.  The whole group runs twice, in forked children: with all
  * layers and with seccomp alone (BRAID_SANDBOX_LAYERS=seccomp-only). */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <linux/capability.h>
 #include <poll.h>
+#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -406,6 +412,213 @@ static void two_processes_never_share_a_random_stream(void **state)
     brd_pyfn_free(fn);
 }
 
+/* The traceback of a call quotes the function's own source line.  The
+ * source came with INIT, whose buffer is freed once the module has run:
+ * it used to be read from there, so a later allocation of the same size
+ * (here: an event of the right length) overwrote the lines. */
+static void tracebacks_quote_the_source_in_every_call(void **state)
+{
+    (void)state;
+    static const char src[] =
+        "def handler(event, context):\n"
+        "    n = len(event)\n"
+        "    raise ValueError('boom %d' % n)\n";
+    static const char *const settings[] = {NULL, "{\"isolation\": \"call\"}"};
+    enum { MAXLEN = 2000 };
+    char *event = malloc(MAXLEN + 3);
+    assert_non_null(event);
+    for (int k = 0; k < 2; k++) {
+        struct brd_pyfn *fn = fn_from("tb", src, settings[k]);
+        for (int len = 16; len <= MAXLEN; len += k == 0 ? 4 : 24) {
+            event[0] = '"';
+            memset(event + 1, 'Q', (size_t)len);
+            event[len + 1] = '"';
+            event[len + 2] = '\0';
+            struct brd_sandbox_result r;
+            assert_int_equal(run(fn, event, &r), -1);
+            assert_int_equal(r.err.code, BRD_E_FUNCTION_ERROR);
+            if (!r.traceback || !strstr(r.traceback, "    raise ValueError('boom %d' % n)\n"))
+                fail_msg("%s, event of %d bytes: traceback %s", settings[k] ? "call" : "warm", len + 2,
+                         r.traceback ? r.traceback : "(none)");
+            brd_sandbox_result_free(&r);
+        }
+        brd_sandbox_pool_forget(pool, fn);
+        brd_pyfn_free(fn);
+    }
+    free(event);
+}
+
+/* ---- set-up failures in the sandboxed process ------------------------------------ */
+
+/* Runs body in a forked child (its own pool; `pool` belongs to the parent):
+ * the child's exit status says 0 = passed, 77 = cannot be checked here,
+ * anything else = failed (the child printed why). */
+static void in_child(const char *what, int (*body)(const struct brd_pyfn *fn), const struct brd_pyfn *fn)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        brd_sandbox_after_fork();
+        _exit(body(fn));
+    }
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+        print_message("%s: not checked here (see its output)\n", what);
+        return;
+    }
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("%s failed (status %#x)", what, st);
+}
+
+/* One call in a new pool of this (child) process; 0 when it fails with
+ * INTERNAL and a message containing want. */
+static int expect_refusal(const struct brd_pyfn *fn, const char *want)
+{
+    struct brd_sandbox_pool *own;
+    struct brd_error err;
+    if (brd_sandbox_pool_new(&own, &err) != 0) {
+        fprintf(stderr, "pool: %s\n", err.msg);
+        return 1;
+    }
+    int rc = 0;
+    for (int i = 0; i < 2 && rc == 0; i++) { /* and again: every new process refuses */
+        struct brd_sandbox_call *call;
+        struct brd_sandbox_result r;
+        if (brd_sandbox_call_start(own, fn, "{}", 2, NULL, &call, &err) != 0) {
+            fprintf(stderr, "start: %s\n", err.msg);
+            rc = 1;
+            break;
+        }
+        brd_sandbox_call_wait(call);
+        if (brd_sandbox_call_collect(call, &r) == 0 || r.err.code != BRD_E_INTERNAL ||
+            !strstr(r.err.msg, "could not set itself up") || !strstr(r.err.msg, want)) {
+            fprintf(stderr, "call %d: want INTERNAL \"...%s...\", got %s: %s\n", i + 1, want,
+                    brd_code_name(r.err.code), r.ok ? r.json : r.err.msg);
+            rc = 1;
+        }
+        brd_sandbox_result_free(&r);
+        brd_sandbox_call_free(call);
+    }
+    brd_sandbox_pool_free(own);
+    return rc;
+}
+
+/* A seccomp filter in this (child) process, inherited by its zygote and
+ * sandboxed processes, that makes one call fail with EPERM. */
+static int deny(int nr, unsigned nargs, struct scmp_arg_cmp a, struct scmp_arg_cmp b)
+{
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    if (!ctx || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        (nargs == 1 ? seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1, a)
+                    : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 2, a, b)) != 0 ||
+        seccomp_load(ctx) != 0) {
+        fprintf(stderr, "cannot install the test's seccomp filter\n");
+        return -1;
+    }
+    seccomp_release(ctx);
+    return 0;
+}
+
+static int refused_when_not_dumpable_fails(const struct brd_pyfn *fn)
+{
+    if (deny(SCMP_SYS(prctl), 1, SCMP_A0(SCMP_CMP_EQ, PR_SET_DUMPABLE), SCMP_A0(SCMP_CMP_EQ, 0)) != 0)
+        return 1;
+    return expect_refusal(fn, "not dumpable");
+}
+
+static int refused_when_an_rlimit_fails(const struct brd_pyfn *fn)
+{
+    /* glibc's setrlimit is prlimit64(0, res, new, NULL); getrlimit passes
+     * no new limit and still works. */
+    if (deny(SCMP_SYS(prlimit64), 2, SCMP_A1(SCMP_CMP_EQ, RLIMIT_AS), SCMP_A2(SCMP_CMP_NE, 0)) != 0)
+        return 1;
+    return expect_refusal(fn, "resource limit");
+}
+
+/* Every protection of the sandboxed process is checked: when one cannot be
+ * put in place the process refuses to run user code and the call fails
+ * with INTERNAL naming why (these used to be ignored: the function ran
+ * dumpable, or without its address-space limit). */
+static void process_refuses_to_run_unprotected(void **state)
+{
+    (void)state;
+    struct brd_pyfn *fn = fn_from("unprotected", "def handler(e, c):\n    return 'ran'\n", NULL);
+    in_child("PR_SET_DUMPABLE refused", refused_when_not_dumpable_fails, fn);
+    in_child("setrlimit(RLIMIT_AS) refused", refused_when_an_rlimit_fails, fn);
+    brd_pyfn_free(fn);
+}
+
+/* Drops CAP_SYS_RESOURCE for good (this process and what it execs), so
+ * that a hard limit cannot be raised, as in a worker that is not root. */
+static void drop_sys_resource(void)
+{
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    prctl(PR_CAPBSET_DROP, CAP_SYS_RESOURCE, 0, 0, 0);
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct d[2];
+    if (syscall(SYS_capget, &h, d) == 0) {
+        unsigned bit = 1u << (CAP_SYS_RESOURCE % 32);
+        d[CAP_SYS_RESOURCE / 32].effective &= ~bit;
+        d[CAP_SYS_RESOURCE / 32].permitted &= ~bit;
+        d[CAP_SYS_RESOURCE / 32].inheritable &= ~bit;
+        syscall(SYS_capset, &h, d);
+    }
+}
+
+static int cpu_limit_kept_under_a_lower_hard_limit(const struct brd_pyfn *fn)
+{
+    drop_sys_resource();
+    struct rlimit low = {.rlim_cur = 3600, .rlim_max = 3600}, up = {.rlim_cur = 3600, .rlim_max = 7200};
+    if (setrlimit(RLIMIT_CPU, &low) != 0)
+        return 1;
+    if (setrlimit(RLIMIT_CPU, &up) == 0) {
+        printf("CAP_SYS_RESOURCE cannot be dropped here: hard limits can be raised\n");
+        return 77;
+    }
+    struct brd_sandbox_pool *own;
+    struct brd_error err;
+    if (brd_sandbox_pool_new(&own, &err) != 0) {
+        fprintf(stderr, "pool: %s\n", err.msg);
+        return 1;
+    }
+    struct brd_sandbox_call *call;
+    struct brd_sandbox_result r;
+    if (brd_sandbox_call_start(own, fn, "{}", 2, NULL, &call, &err) != 0)
+        return 1;
+    brd_sandbox_call_wait(call);
+    int rc = brd_sandbox_call_collect(call, &r);
+    brd_sandbox_call_free(call);
+    if (rc != 0) {
+        fprintf(stderr, "call: %s: %s\n", brd_code_name(r.err.code), r.err.msg);
+        return 1;
+    }
+    /* The warm process is alive: its limits, as the kernel has them.  The
+     * soft limit is the call's budget (⌈1000 ms⌉ + 1 s), under the
+     * inherited hard limit; it used to stay at the inherited 3600 s. */
+    struct rlimit got;
+    rc = prlimit(r.pid, RLIMIT_CPU, NULL, &got);
+    if (rc != 0 || got.rlim_cur != 2 || got.rlim_max != 3600) {
+        fprintf(stderr, "RLIMIT_CPU of the sandboxed process: %ld / %ld, want 2 / 3600\n",
+                rc ? -1L : (long)got.rlim_cur, rc ? -1L : (long)got.rlim_max);
+        rc = 1;
+    }
+    brd_sandbox_result_free(&r);
+    brd_sandbox_pool_free(own);
+    return rc;
+}
+
+/* A worker whose own hard RLIMIT_CPU is below the sandbox's 24 h (and that
+ * cannot raise it) still gives each process its CPU budget. */
+static void cpu_budget_holds_under_a_lower_inherited_limit(void **state)
+{
+    (void)state;
+    struct brd_pyfn *fn = fn_from("budget", "def handler(e, c):\n    return 1\n", "{\"timeout_ms\": 1000}");
+    in_child("RLIMIT_CPU under an inherited hard limit", cpu_limit_kept_under_a_lower_hard_limit, fn);
+    brd_pyfn_free(fn);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -439,6 +652,9 @@ int main(void)
         cmocka_unit_test(hostile_then_normal_in_one_pool),
         cmocka_unit_test(no_state_shared_between_functions),
         cmocka_unit_test(two_processes_never_share_a_random_stream),
+        cmocka_unit_test(tracebacks_quote_the_source_in_every_call),
+        cmocka_unit_test(process_refuses_to_run_unprotected),
+        cmocka_unit_test(cpu_budget_holds_under_a_lower_inherited_limit),
     };
     /* brd_sandbox_init fixes the layers once per process: one child each. */
     static const char *const modes[] = {"all", "seccomp-only"};
