@@ -21,6 +21,7 @@
 #include "internal.h"
 #include "proc.h"
 #include "sandbox.h"
+#include "utf8.h"
 
 struct brd_sandbox_call {
     struct brd_sandbox_pool *pool;
@@ -208,12 +209,15 @@ static void died(struct brd_sandbox_call *c)
 static void keep_output(struct brd_sandbox_call *c, const struct brd_proto_hdr *h, const char *output,
                         const char *tb)
 {
+    /* Untrusted bytes: a process that forged its frame may send anything.
+     * Invalid UTF-8 becomes U+FFFD, so a trace stays valid JSON. */
     free(c->res.output);
-    c->res.output = copy_text(output, h->len[1]);
-    c->res.output_len = c->res.output ? h->len[1] : 0;
+    c->res.output = brd_utf8_copy(output, h->len[1], &c->res.output_len);
+    if (!c->res.output)
+        c->res.output_len = 0;
     c->res.output_truncated = h->aux > 0;
     free(c->res.traceback);
-    c->res.traceback = h->len[2] ? copy_text(tb, h->len[2]) : NULL;
+    c->res.traceback = h->len[2] ? brd_utf8_copy(tb, h->len[2], NULL) : NULL;
 }
 
 /* Handles one complete frame: 0 = the call goes on, 1 = it finished and

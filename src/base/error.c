@@ -1,5 +1,6 @@
 /* error.c — filling and naming struct brd_error (see error.h). */
 #include "error.h"
+#include "utf8.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +25,10 @@ static int fill(struct brd_error *err, enum brd_code code, long pos,
     err->pos = pos;
     err->node[0] = '\0';
     vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    /* Messages quote untrusted bytes (an upstream's body, a sandbox's
+     * reply) and truncation may cut a sequence: they are always UTF-8, so
+     * that every JSON text that carries one is valid. */
+    brd_utf8_scrub(err->msg, strlen(err->msg));
     if (!err->msg[0])
         snprintf(err->msg, sizeof err->msg, "%s", brd_code_name(code));
     return -1;

@@ -1,6 +1,9 @@
 /* utf8.c — UTF-8 checks and encoding (utf8.h). */
 #include "utf8.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 size_t brd_utf8_seq(const unsigned char *s, size_t n)
 {
     unsigned c = s[0];
@@ -51,4 +54,46 @@ size_t brd_utf8_put(char *out, uint32_t cp)
     out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
     out[3] = (char)(0x80 | (cp & 0x3F));
     return 4;
+}
+
+size_t brd_utf8_scrub(char *s, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = brd_utf8_seq((const unsigned char *)s + i, n - i);
+        if (k) {
+            i += k;
+        } else {
+            s[i++] = '?';
+            bad++;
+        }
+    }
+    return bad;
+}
+
+char *brd_utf8_copy(const char *s, size_t n, size_t *out_len)
+{
+    if (n > (SIZE_MAX - 1) / 3)
+        return NULL;
+    char *d = malloc(3 * n + 1);
+    if (!d)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = brd_utf8_seq((const unsigned char *)s + i, n - i);
+        if (k) {
+            memcpy(d + o, s + i, k);
+            o += k;
+            i += k;
+        } else {
+            o += brd_utf8_put(d + o, 0xFFFD);
+            i++;
+        }
+    }
+    d[o] = '\0';
+    if (out_len)
+        *out_len = o;
+    /* Mostly valid text: give back what U+FFFD room was not used. */
+    char *fit = realloc(d, o + 1);
+    return fit ? fit : d;
 }

@@ -15,4 +15,15 @@ size_t brd_utf8_seq(const unsigned char *s, size_t n);
  * the number of bytes written. */
 size_t brd_utf8_put(char *out, uint32_t cp);
 
+/* Replaces, in place, every byte of s[0..n) that is not part of a valid
+ * sequence with '?' (same length: fits fixed buffers such as an error
+ * message, and mends a sequence cut by truncation).  Returns how many
+ * bytes it replaced. */
+size_t brd_utf8_scrub(char *s, size_t n);
+
+/* A new NUL-terminated copy of s[0..n) in which every invalid byte is
+ * U+FFFD (so it may be up to three times longer); its length goes to
+ * *out_len.  NULL when out of memory.  NUL bytes are kept. */
+char *brd_utf8_copy(const char *s, size_t n, size_t *out_len);
+
 #endif
