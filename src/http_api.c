@@ -369,39 +369,7 @@ static int build_headers(struct brd_http_call *c, struct brd_error *err)
 /* The declared parameters' values (SPEC section 5, same-name mapping). */
 static int resolve_values(const struct brd_http_args *a, struct json_object **out, struct brd_error *err)
 {
-    const struct brd_api *api = a->api;
-    bool prev_obj = json_object_is_type(a->prev, json_type_object);
-    bool expl_obj = json_object_is_type(a->explicit_params, json_type_object);
-    struct json_object *values = json_object_new_object();
-    if (!values)
-        return brd_error_nomem(err);
-    for (size_t i = 0; i < api->params.count; i++) {
-        const struct brd_param *p = &api->params.items[i];
-        struct json_object *v = NULL, *conv = NULL;
-        /* A parameter the node sets is never mapped from prev, even when the
-         * node's value is null: null then means "no value". */
-        if (!(expl_obj && json_object_object_get_ex(a->explicit_params, p->name, &v)) && prev_obj)
-            json_object_object_get_ex(a->prev, p->name, &v);
-        if (!v && p->has_default)
-            v = p->def;
-        if (!v) {
-            if (!p->required)
-                continue;
-            json_object_put(values);
-            return brd_error_set(err, BRD_E_PARAM_MISSING, "api %s: required parameter '%s' has no value",
-                                 api->name, p->name);
-        }
-        if (brd_param_convert(p, v, &conv, err) < 0) {
-            json_object_put(values);
-            return brd_error_prefix(err, "api %s", api->name);
-        }
-        if (brd_json_add(values, p->name, conv) < 0) {
-            json_object_put(values);
-            return brd_error_nomem(err);
-        }
-    }
-    *out = values;
-    return 0;
+    return brd_params_resolve(&a->api->params, a->api->name, a->explicit_params, a->prev, out, err);
 }
 
 static int build_body(struct brd_http_call *c, struct brd_error *err)
