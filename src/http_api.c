@@ -688,6 +688,8 @@ int brd_http_start(struct brd_http *h, const struct brd_http_args *args, struct 
 {
     *out = NULL;
     const struct brd_api *api = args->api;
+    if (api->type != BRD_API_HTTP)
+        return brd_error_set(err, BRD_E_INTERNAL, "api %s is not an HTTP API", api->name);
     if (args->request_id && bad_header_value(args->request_id, strlen(args->request_id)))
         return brd_error_set(err, BRD_E_BAD_REQUEST, "api %s: the request id contains a line break", api->name);
 
