@@ -23,7 +23,7 @@ FUZZ_SECONDS ?= 30
 # A recipe that needs a flag and finds pkg-config silent stops with an error
 # naming `make deps`, never with a wall of compile or link errors.
 # `VAR = $(eval VAR := ...)$(VAR)` asks once per make process, then remembers.
-PKGS       := json-c libpcre2-8 libcurl
+PKGS       := json-c libpcre2-8 libcurl sqlite3
 pkgconf     = $(or $(shell pkg-config $(1) 2>/dev/null),$(error pkg-config $(1) printed nothing: \
                 the -dev packages are missing. Run `make deps` (make run and make test do it for you)))
 PKG_CFLAGS  = $(eval PKG_CFLAGS := $(call pkgconf,--cflags $(PKGS)))$(PKG_CFLAGS)
@@ -62,7 +62,7 @@ DEB_PACKAGES := gcc make pkg-config clang libclang-rt-14-dev \
                 libjson-c-dev libpcre2-dev libcmocka-dev libcurl4-openssl-dev \
                 libpython3.11-dev libpython3-dev libseccomp-dev \
                 python3 python3-pytest nginx libfcgi-dev spawn-fcgi \
-                apache2 lighttpd wrk curl
+                apache2 lighttpd wrk curl libsqlite3-dev sqlite3
 
 # Debian packages `make image` / `make image-test` need (make image-deps
 # installs the missing ones; docs/deploy.md).

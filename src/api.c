@@ -1,5 +1,8 @@
-/* api.c — loading and validating a registered API definition (see api.h). */
+/* api.c — loading and validating a registered API definition (see api.h);
+ * the SQL part of a SQL API is sql_api.c's. */
 #include "api.h"
+
+#include "sql_api.h"
 
 #include "base/strbuf.h"
 
@@ -365,10 +368,17 @@ void brd_api_free(struct brd_api *api)
     }
     free(api->headers);
     free(api->filter);
+    brd_sql_api_free(api->sql);
     free(api);
 }
 
 int brd_api_load(const char *dir, const char *name, struct brd_api **out, struct brd_diags *d)
+{
+    return brd_api_load_with(dir, name, NULL, 0, out, d);
+}
+
+int brd_api_load_with(const char *dir, const char *name, const struct brd_ds *const *dss, size_t nds,
+                      struct brd_api **out, struct brd_diags *d)
 {
     *out = NULL;
     char file[BRD_NAME_MAX + 32];
@@ -406,9 +416,34 @@ int brd_api_load(const char *dir, const char *name, struct brd_api **out, struct
         return -1;
     }
 
+    /* The type first: which fields belong depends on it. */
+    struct json_object *type = NULL;
+    if (json_object_object_get_ex(root, "type", &type)) {
+        const char *t = json_object_is_type(type, json_type_string) ? json_object_get_string(type) : "";
+        if (!strcmp(t, "sql"))
+            api->type = BRD_API_SQL;
+        else if (strcmp(t, "http") != 0)
+            rc = brd_diag_add(d, "%s: type: unknown API type %s (\"http\", the default, or \"sql\")", file,
+                              brd_json_compact(type, NULL));
+    }
+    bool sql = api->type == BRD_API_SQL;
+    struct brd_sql_fields sqlf = {0};
+
     struct json_object *url = NULL, *params = NULL;
     json_object_object_foreach(root, key, val) {
-        if (!strcmp(key, "url")) {
+        if (!strcmp(key, "type")) {
+            continue;
+        } else if (sql && !strcmp(key, "datasource")) {
+            sqlf.datasource = val;
+        } else if (sql && !strcmp(key, "sql")) {
+            sqlf.sql = val;
+        } else if (sql && !strcmp(key, "max_rows")) {
+            sqlf.max_rows = val;
+        } else if (sql && (!strcmp(key, "url") || !strcmp(key, "method") || !strcmp(key, "headers") ||
+                           !strcmp(key, "retry"))) {
+            rc = brd_diag_add(d, "%s: unknown field \"%s\" (a SQL API has datasource, sql, params, max_rows, "
+                              "timeout_ms, filter)", file, key);
+        } else if (!strcmp(key, "url")) {
             url = val;
         } else if (!strcmp(key, "method")) {
             if (!json_object_is_type(val, json_type_string) ||
@@ -429,6 +464,9 @@ int brd_api_load(const char *dir, const char *name, struct brd_api **out, struct
                                   brd_json_compact(val, NULL));
             else if (!(api->filter = strdup(json_object_get_string(val))))
                 rc = brd_diag_add(d, "%s: out of memory", file);
+        } else if (!strcmp(key, "datasource") || !strcmp(key, "sql") || !strcmp(key, "max_rows")) {
+            rc = brd_diag_add(d, "%s: unknown field \"%s\" (an API over a data source needs \"type\": \"sql\")",
+                              file, key);
         } else {
             rc = brd_diag_add(d, "%s: unknown field \"%s\"", file, key);
         }
@@ -436,11 +474,15 @@ int brd_api_load(const char *dir, const char *name, struct brd_api **out, struct
 
     /* Parameters after the method: their default location depends on it. */
     enum brd_pin default_in = api->method == BRD_GET || api->method == BRD_DELETE ? BRD_IN_QUERY : BRD_IN_BODY;
-    bool params_ok = brd_params_load(params, true, default_in, file, &api->params, d) == 0;
+    bool params_ok = (sql ? brd_params_load_sql(params, file, &api->params, d)
+                          : brd_params_load(params, true, default_in, file, &api->params, d)) == 0;
     if (!params_ok)
         rc = -1;
 
-    if (!url) {
+    if (sql) {
+        if (brd_sql_api_load(api, &sqlf, dss, nds, params_ok, d) != 0)
+            rc = -1;
+    } else if (!url) {
         rc = brd_diag_add(d, "%s: url: missing (the API's address, e.g. \"http://127.0.0.1:8081/users/{id}\")",
                           file);
     } else if (!json_object_is_type(url, json_type_string) ||

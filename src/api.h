@@ -1,5 +1,6 @@
-/* api.h — a registered HTTP API, `apis/<name>.json` (SPEC section 2), loaded
- * and validated once; immutable afterwards and shared by every request.
+/* api.h — a registered API, `apis/<name>.json`: an HTTP API (SPEC section 2)
+ * or a SQL API over a data source (section 2b, sql_api.h), loaded and
+ * validated once; immutable afterwards and shared by every request.
  */
 #ifndef BRD_API_H
 #define BRD_API_H
@@ -8,8 +9,11 @@
 #include <stddef.h>
 
 #include "base/diag.h"
+#include "datasource.h"
 #include "params.h"
 #include "ref.h"
+
+enum brd_api_type { BRD_API_HTTP, BRD_API_SQL };
 
 enum brd_method { BRD_GET, BRD_POST, BRD_PUT, BRD_PATCH, BRD_DELETE };
 
@@ -26,9 +30,14 @@ struct brd_header {
                                     traces show it redacted */
 };
 
+struct brd_sql_api;
+
 struct brd_api {
     char name[BRD_NAME_MAX + 1];
     char *file;                  /* "apis/get_user.json", for messages */
+    enum brd_api_type type;      /* "type": "http" (the default) or "sql" */
+    struct brd_sql_api *sql;     /* BRD_API_SQL: data source, statement, bind map (owned);
+                                    the HTTP fields below are then unset */
     char *url;                   /* with {param} placeholders, ${env.X} already substituted */
     char *url_display;           /* the url as written (${env.X} left in), for error
                                     messages and traces so secrets stay out; NULL when
@@ -37,7 +46,7 @@ struct brd_api {
     struct brd_params params;
     struct brd_header *headers;  /* ${env.X} substituted */
     size_t nheaders;
-    int timeout_ms;              /* default 10000 */
+    int timeout_ms;              /* default 10000 (an HTTP attempt, or a SQL statement) */
     int retry_attempts;          /* total attempts, default 1 */
     int retry_backoff_ms;        /* default 100 */
     unsigned retry_on;           /* BRD_RETRY_* bits; all three unless "on" says otherwise */
@@ -53,6 +62,14 @@ struct brd_api {
  * missing variable is a load error naming it ($${ writes a literal ${).
  * Returns 0 with *out (free with brd_api_free), or -1. */
 int brd_api_load(const char *dir, const char *name, struct brd_api **out, struct brd_diags *d);
+
+/* The same, for a directory whose data sources are dss[0..nds) (borrowed:
+ * a SQL API keeps a pointer to its source, which must outlive it).  An API
+ * of "type": "sql" has datasource, sql, params (no "in"), max_rows,
+ * timeout_ms and filter; its statement is checked against the source now
+ * (sql_api.h).  brd_api_load is this with no data sources. */
+int brd_api_load_with(const char *dir, const char *name, const struct brd_ds *const *dss, size_t nds,
+                      struct brd_api **out, struct brd_diags *d);
 
 void brd_api_free(struct brd_api *api);
 

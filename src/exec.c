@@ -5,6 +5,7 @@
  * or is skipped (all dead), which may decide further nodes.  API calls and
  * function calls in flight are waited on together in brd_http_wait (curl's
  * poll plus the sandboxes' descriptors), so parallel branches overlap.
+ * SQL nodes over SQLite finish inside their start (local and fast).
  */
 #include "exec.h"
 
@@ -16,10 +17,12 @@
 #include <time.h>
 
 #include "http_api.h"
+#include "sql.h"
 #include "base/clock.h"
 
 struct brd_engine {
     struct brd_http *http;
+    struct brd_sql *sql;         /* the worker's data source connections */
 };
 
 enum state { ST_PENDING, ST_RUNNING, ST_SUCCEEDED, ST_FAILED, ST_SKIPPED, ST_CANCELLED };
@@ -38,6 +41,8 @@ struct nrun {
     struct json_object *branch;    /* trace: how a switch chose (owned) */
     struct brd_http_call *http;
     struct brd_fn_call *fn;
+    int64_t rows, affected;        /* trace: a SQL node's row count and a write's
+                                      affected rows (-1: none) */
     bool in_filter;                /* the function call is an API's filter */
     int64_t start_us, end_us, deadline_us;
     int attempts;
@@ -82,6 +87,11 @@ int brd_engine_new(struct brd_engine **out, struct brd_error *err)
         free(e);
         return -1;
     }
+    if (brd_sql_new(&e->sql, err) != 0) {
+        brd_http_free(e->http);
+        free(e);
+        return -1;
+    }
     *out = e;
     return 0;
 }
@@ -91,6 +101,7 @@ void brd_engine_free(struct brd_engine *e)
     if (!e)
         return;
     brd_http_free(e->http);
+    brd_sql_free(e->sql);
     free(e);
 }
 
@@ -169,6 +180,7 @@ static int previous_output(struct run *r, int v, struct json_object **out)
 
 static void start_node(struct run *r, int v);
 static void node_failed(struct run *r, int v, const struct brd_error *err);
+static void sql_done(struct run *r, int v, struct brd_sql_call *c);
 
 static void fail_run(struct run *r, int v, const struct brd_error *err)
 {
@@ -383,7 +395,19 @@ static void start_node(struct run *r, int v)
             node_failed(r, v, &err);
             return;
         }
-        struct brd_http_args args = {r->s->apis[node->api], params, x->input, r->request_id,
+        const struct brd_api *api = r->s->apis[node->api];
+        if (api->type == BRD_API_SQL) {
+            struct brd_sql_args args = {api, params, x->input, x->deadline_us, r->deadline};
+            struct brd_sql_call *c = NULL;
+            int rc = brd_sql_start(r->e->sql, &args, &c, &err);
+            json_object_put(params);
+            if (rc != 0)
+                node_failed(r, v, &err);
+            else
+                sql_done(r, v, c);   /* brd_sql_done(c): SQLite finished inline */
+            return;
+        }
+        struct brd_http_args args = {api, params, x->input, r->request_id,
                                      x->deadline_us, r->deadline, (void *)(intptr_t)v};
         int rc = brd_http_start(r->e->http, &args, &x->http, &err);
         json_object_put(params);
@@ -399,11 +423,26 @@ static void start_node(struct run *r, int v)
 
 /* ---- completions -------------------------------------------------------- */
 
+/* An API node's transfer gave raw: its filter (if any) runs next. */
+static void api_raw(struct run *r, int v, struct json_object *raw)
+{
+    struct nrun *x = &r->n[v];
+    const struct brd_node *node = &r->wf->nodes[v];
+    int filter = r->s->api_filter[node->api];
+    if (filter < 0) {
+        node_succeeded(r, v, raw);
+        return;
+    }
+    /* The filter function receives the raw result and replaces it. */
+    x->raw = raw;
+    x->in_filter = true;
+    start_function(r, v, filter, raw);
+}
+
 static void http_done(struct run *r, struct brd_http_call *c)
 {
     int v = (int)(intptr_t)brd_http_user(c);
     struct nrun *x = &r->n[v];
-    const struct brd_node *node = &r->wf->nodes[v];
     struct json_object *raw = NULL;
     struct brd_error err;
     brd_error_clear(&err);
@@ -416,15 +455,26 @@ static void http_done(struct run *r, struct brd_http_call *c)
         node_failed(r, v, &err);
         return;
     }
-    int filter = r->s->api_filter[node->api];
-    if (filter < 0) {
-        node_succeeded(r, v, raw);
+    api_raw(r, v, raw);
+}
+
+static void sql_done(struct run *r, int v, struct brd_sql_call *c)
+{
+    struct nrun *x = &r->n[v];
+    struct json_object *raw = NULL;
+    struct brd_error err;
+    brd_error_clear(&err);
+    int rc = brd_sql_result(c, &raw, &err);
+    x->attempts = 1;
+    x->sent = brd_sql_request_json(c);
+    x->rows = rc == 0 ? brd_sql_rows(c) : -1;
+    x->affected = brd_sql_affected(c);
+    brd_sql_call_free(c);
+    if (rc != 0) {
+        node_failed(r, v, &err);
         return;
     }
-    /* The filter function receives the raw result and replaces it. */
-    x->raw = raw;
-    x->in_filter = true;
-    start_function(r, v, filter, raw);
+    api_raw(r, v, raw);
 }
 
 static void fn_done(struct run *r, int v)
@@ -580,6 +630,10 @@ static struct json_object *trace_of(const struct run *r)
             add(t, "input", brd_json_ref(node->type == BRD_NODE_API || node->type == BRD_NODE_FUNCTION
                                              ? (x->sent ? x->sent : x->input)
                                              : x->input));
+        if (x->rows >= 0)
+            add(t, "rows", json_object_new_int64(x->rows));
+        if (x->affected >= 0)
+            add(t, "affected_rows", json_object_new_int64(x->affected));
         if (x->raw)
             add(t, "raw", brd_json_ref(x->raw));
         if (x->branch)
@@ -627,8 +681,10 @@ int brd_engine_run(struct brd_engine *e, const struct brd_service *s,
         brd_error_nomem(&res->err);
         return res->status = -1;
     }
-    for (size_t i = 0; i < wf->nnodes; i++)
+    for (size_t i = 0; i < wf->nnodes; i++) {
         r.n[i].chosen = -1;
+        r.n[i].rows = r.n[i].affected = -1;
+    }
 
     /* START hands on the request parameters, declared ones checked. */
     struct nrun *start = &r.n[0];

@@ -487,6 +487,9 @@ int brd_http_start(struct brd_http *h, const struct brd_http_args *args, struct 
 {
     *out = NULL;
     const struct brd_api *api = args->api;
+    if (api->type != BRD_API_HTTP)
+        return brd_error_set(err, BRD_E_INTERNAL, "api %s is not an HTTP API", api->name);
+
     struct brd_http_call *c = calloc(1, sizeof *c);
     if (!c)
         return brd_error_nomem(err);

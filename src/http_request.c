@@ -14,44 +14,6 @@
 
 /* ---- values ---------------------------------------------------------------------- */
 
-/* The declared parameters' values (SPEC section 5, same-name mapping). */
-static int resolve_values(const struct brd_api *api, struct json_object *explicit_params, struct json_object *prev,
-                          struct json_object **out, struct brd_error *err)
-{
-    bool prev_obj = json_object_is_type(prev, json_type_object);
-    bool expl_obj = json_object_is_type(explicit_params, json_type_object);
-    struct json_object *values = json_object_new_object();
-    if (!values)
-        return brd_error_nomem(err);
-    for (size_t i = 0; i < api->params.count; i++) {
-        const struct brd_param *p = &api->params.items[i];
-        struct json_object *v = NULL, *conv = NULL;
-        /* A parameter the node sets is never mapped from prev, even when the
-         * node's value is null: null then means "no value". */
-        if (!(expl_obj && json_object_object_get_ex(explicit_params, p->name, &v)) && prev_obj)
-            json_object_object_get_ex(prev, p->name, &v);
-        if (!v && p->has_default)
-            v = p->def;
-        if (!v) {
-            if (!p->required)
-                continue;
-            json_object_put(values);
-            return brd_error_set(err, BRD_E_PARAM_MISSING, "api %s: required parameter '%s' has no value",
-                                 api->name, p->name);
-        }
-        if (brd_param_convert(p, v, &conv, err) < 0) {
-            json_object_put(values);
-            return brd_error_prefix(err, "api %s", api->name);
-        }
-        if (brd_json_add(values, p->name, conv) < 0) {
-            json_object_put(values);
-            return brd_error_nomem(err);
-        }
-    }
-    *out = values;
-    return 0;
-}
-
 /* The text a value travels as in a url or a header: a string as is,
  * anything else as compact JSON.  Borrowed from v. */
 static const char *value_text(struct json_object *v, size_t *len)
@@ -315,7 +277,7 @@ int brd_httpreq_build(struct brd_httpreq *r, const struct brd_api *api, struct j
     r->api = api;
     if (request_id && bad_header_value(request_id, strlen(request_id)))
         return brd_error_set(err, BRD_E_BAD_REQUEST, "api %s: the request id contains a line break", api->name);
-    if (resolve_values(api, explicit_params, prev, &r->values, err) < 0 || build_urls(r, err) < 0 ||
+    if (brd_params_resolve(&api->params, api->name, explicit_params, prev, &r->values, err) < 0 || build_urls(r, err) < 0 ||
         build_body(r, err) < 0 || build_headers(r, request_id, err) < 0) {
         brd_httpreq_clear(r);
         return -1;

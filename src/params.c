@@ -10,6 +10,9 @@
 
 #include "api.h"
 
+/* Who declares the parameters: what "in" means and how names travel. */
+enum mode { M_WORKFLOW, M_HTTP, M_SQL };
+
 /* Longest parameter name accepted: names travel into URLs and headers, and
  * a bound keeps messages readable. */
 #define PARAM_NAME_MAX 128
@@ -243,6 +246,44 @@ int brd_params_apply(const struct brd_params *ps, struct json_object *input,
     return 0;
 }
 
+int brd_params_resolve(const struct brd_params *ps, const char *api_name, struct json_object *explicit_params,
+                       struct json_object *prev, struct json_object **out, struct brd_error *err)
+{
+    *out = NULL;
+    bool prev_obj = json_object_is_type(prev, json_type_object);
+    bool expl_obj = json_object_is_type(explicit_params, json_type_object);
+    struct json_object *values = json_object_new_object();
+    if (!values)
+        return brd_error_nomem(err);
+    for (size_t i = 0; i < ps->count; i++) {
+        const struct brd_param *p = &ps->items[i];
+        struct json_object *v = NULL, *conv = NULL;
+        /* A parameter the node sets is never mapped from prev, even when the
+         * node's value is null: null then means "no value". */
+        if (!(expl_obj && json_object_object_get_ex(explicit_params, p->name, &v)) && prev_obj)
+            json_object_object_get_ex(prev, p->name, &v);
+        if (!v && p->has_default)
+            v = p->def;
+        if (!v) {
+            if (!p->required)
+                continue;
+            json_object_put(values);
+            return brd_error_set(err, BRD_E_PARAM_MISSING, "api %s: required parameter '%s' has no value",
+                                 api_name, p->name);
+        }
+        if (brd_param_convert(p, v, &conv, err) < 0) {
+            json_object_put(values);
+            return brd_error_prefix(err, "api %s", api_name);
+        }
+        if (brd_json_add(values, p->name, conv) < 0) {
+            json_object_put(values);
+            return brd_error_nomem(err);
+        }
+    }
+    *out = values;
+    return 0;
+}
+
 /* ---- loading a declaration ---------------------------------------------------- */
 
 static int parse_ptype(const char *s, enum brd_ptype *out)
@@ -274,7 +315,7 @@ static bool is_tchar(unsigned char c)
 
 /* Checks a parameter's name for where it will travel; NULL when fine,
  * else what is wrong. */
-static const char *name_problem(const char *name, bool with_in, enum brd_pin in)
+static const char *name_problem(const char *name, enum mode m, enum brd_pin in)
 {
     size_t len = strlen(name);
     if (len == 0)
@@ -284,7 +325,13 @@ static const char *name_problem(const char *name, bool with_in, enum brd_pin in)
     for (const unsigned char *s = (const unsigned char *)name; *s; s++)
         if (*s < 0x20 || *s == 0x7f)
             return "a parameter name must not contain control characters";
-    if (!with_in)
+    if (m == M_SQL) {
+        for (const char *s = name; *s; s++)
+            if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+                return "a SQL API's parameter name may only use A-Z a-z 0-9 _ (it appears as :name in sql)";
+        return NULL;
+    }
+    if (m != M_HTTP)
         return NULL;
     if (in == BRD_IN_PATH) {
         for (const char *s = name; *s; s++)
@@ -306,10 +353,11 @@ static const char *name_problem(const char *name, bool with_in, enum brd_pin in)
 }
 
 /* Loads one member of the declaration into p; 0, or -1 with problems in d. */
-static int load_one(const char *name, struct json_object *spec, bool with_in, enum brd_pin default_in,
+static int load_one(const char *name, struct json_object *spec, enum mode m, enum brd_pin default_in,
                     const char *where, struct brd_param *p, struct brd_diags *d)
 {
     int rc = 0;
+    bool with_in = m == M_HTTP;
     p->type = BRD_PT_ANY;
     p->in = with_in ? default_in : BRD_IN_QUERY;
     if (!json_object_is_type(spec, json_type_object))
@@ -337,6 +385,9 @@ static int load_one(const char *name, struct json_object *spec, bool with_in, en
                 parse_pin(json_object_get_string(val), &p->in) < 0)
                 rc = brd_diag_add(d, "%s: params.%s: in: unknown location %s (one of path, query, header, "
                                   "body)", where, name, brd_json_compact(val, NULL));
+        } else if (!strcmp(key, "in") && m == M_SQL) {
+            rc = brd_diag_add(d, "%s: params.%s: \"in\" does not apply to a SQL API's parameters (each is "
+                              "bound to :%s in sql)", where, name, name);
         } else if (!strcmp(key, "in")) {
             rc = brd_diag_add(d, "%s: params.%s: unknown field \"in\" (only an API's parameters have a "
                               "location)", where, name);
@@ -345,7 +396,7 @@ static int load_one(const char *name, struct json_object *spec, bool with_in, en
         }
     }
 
-    const char *problem = name_problem(name, with_in, p->in);
+    const char *problem = name_problem(name, m, p->in);
     if (problem)
         rc = brd_diag_add(d, "%s: params.%s: %s", where, name, problem);
 
@@ -363,7 +414,7 @@ static int load_one(const char *name, struct json_object *spec, bool with_in, en
         struct json_object *src = json_object_get(def);
         /* An API's string defaults may come from the environment; the
          * substituted text is then converted like any other value. */
-        if (with_in && json_object_is_type(def, json_type_string)) {
+        if (m != M_WORKFLOW && json_object_is_type(def, json_type_string)) {
             char *text = NULL, msg[256];
             bool used = false;
             if (brd_api_env_subst(json_object_get_string(def), &text, &used, msg, sizeof msg) < 0) {
@@ -391,7 +442,7 @@ static int load_one(const char *name, struct json_object *spec, bool with_in, en
     return rc;
 }
 
-int brd_params_load(struct json_object *decl, bool with_in, enum brd_pin default_in,
+static int load_all(struct json_object *decl, enum mode m, enum brd_pin default_in,
                     const char *where, struct brd_params *out, struct brd_diags *d)
 {
     out->items = NULL;
@@ -418,12 +469,24 @@ int brd_params_load(struct json_object *decl, bool with_in, enum brd_pin default
             break;
         }
         out->count++;
-        if (load_one(name, spec, with_in, default_in, where, p, d) < 0)
+        if (load_one(name, spec, m, default_in, where, p, d) < 0)
             rc = -1;
     }
     if (rc < 0)
         brd_params_free(out);
     return rc;
+}
+
+int brd_params_load(struct json_object *decl, bool with_in, enum brd_pin default_in,
+                    const char *where, struct brd_params *out, struct brd_diags *d)
+{
+    return load_all(decl, with_in ? M_HTTP : M_WORKFLOW, default_in, where, out, d);
+}
+
+int brd_params_load_sql(struct json_object *decl, const char *where, struct brd_params *out,
+                        struct brd_diags *d)
+{
+    return load_all(decl, M_SQL, BRD_IN_QUERY, where, out, d);
 }
 
 void brd_params_free(struct brd_params *ps)

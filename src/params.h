@@ -44,6 +44,12 @@ struct brd_params {
 int brd_params_load(struct json_object *decl, bool with_in, enum brd_pin default_in,
                     const char *where, struct brd_params *out, struct brd_diags *d);
 
+/* The same for a SQL API (SPEC section 2b): no "in" (a parameter is bound
+ * to its :name in the statement), names of A-Z a-z 0-9 _ only, string
+ * defaults with ${env.X} substituted as for HTTP APIs. */
+int brd_params_load_sql(struct json_object *decl, const char *where, struct brd_params *out,
+                        struct brd_diags *d);
+
 void brd_params_free(struct brd_params *ps);
 
 /* The declared parameter called name, or NULL. */
@@ -66,6 +72,18 @@ int brd_param_convert(const struct brd_param *p, struct json_object *v, struct j
  * (else BRD_E_BAD_REQUEST). */
 int brd_params_apply(const struct brd_params *ps, struct json_object *input,
                      struct json_object **out, struct brd_error *err);
+
+/* An API call's parameter values (SPEC section 5, "Same-name mapping"): a
+ * declared parameter the node does not set in explicit_params takes the
+ * first-level field of the same name from prev (when prev is an object);
+ * no value → the default; still none and required → BRD_E_PARAM_MISSING
+ * `api get_user: required parameter 'id' has no value`.  Values are
+ * converted with brd_param_convert (failure → BRD_E_BAD_REQUEST, prefixed
+ * "api NAME").  Members of explicit_params that are not declared are
+ * ignored.  Inputs are borrowed; *out is a new object name → converted
+ * value holding only the parameters that have one. */
+int brd_params_resolve(const struct brd_params *ps, const char *api_name, struct json_object *explicit_params,
+                       struct json_object *prev, struct json_object **out, struct brd_error *err);
 
 /* "string", "int", "number", "bool", "object", "array", "any". */
 const char *brd_ptype_name(enum brd_ptype t);

@@ -1,5 +1,5 @@
 /* service.c — loading a whole service directory (see service.h): list the
- * three folders, load each file, then check what refers to what. */
+ * folders, load each file, then check what refers to what. */
 #include "service.h"
 
 #include <dirent.h>
@@ -81,6 +81,9 @@ void brd_service_free(struct brd_service *s)
     for (size_t i = 0; i < s->napis; i++)
         brd_api_free(s->apis[i]);
     free(s->apis);
+    for (size_t i = 0; i < s->ndatasources; i++)
+        brd_ds_free(s->datasources[i]);
+    free(s->datasources);
     free(s->api_filter);
     for (size_t i = 0; i < s->nfunctions; i++)
         if (s->functions && s->functions[i] && s->runner.ops)
@@ -115,6 +118,25 @@ const struct brd_workflow *brd_service_route(const struct brd_service *s, const 
     return NULL;
 }
 
+static void load_datasources(struct brd_service *s, struct brd_diags *d)
+{
+    char **names;
+    size_t n;
+    list_names(s->dir, "datasources", ".json", &names, &n, d);
+    s->datasources = calloc(n ? n : 1, sizeof *s->datasources);
+    if (!s->datasources) {
+        brd_diag_add(d, "out of memory");
+        free_names(names, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct brd_ds *ds = NULL;
+        if (brd_ds_load(s->dir, names[i], &ds, d) == 0)
+            s->datasources[s->ndatasources++] = ds;
+    }
+    free_names(names, n);
+}
+
 static void load_apis(struct brd_service *s, struct brd_diags *d)
 {
     char **names;
@@ -129,12 +151,17 @@ static void load_apis(struct brd_service *s, struct brd_diags *d)
     }
     for (size_t i = 0; i < n; i++) {
         struct brd_api *api = NULL;
-        if (brd_api_load(s->dir, names[i], &api, d) == 0) {
+        if (brd_api_load_with(s->dir, names[i], (const struct brd_ds *const *)s->datasources, s->ndatasources,
+                              &api, d) == 0) {
             s->api_filter[s->napis] = -1;
             s->apis[s->napis++] = api;
         }
     }
     free_names(names, n);
+    /* Every statement is checked: what that kept open closes before any
+     * fork (each worker opens its own connections). */
+    for (size_t i = 0; i < s->ndatasources; i++)
+        brd_ds_load_done(s->datasources[i]);
 }
 
 static void load_functions(struct brd_service *s, struct brd_diags *d)
@@ -223,6 +250,7 @@ int brd_service_load(const char *dir, const struct brd_fn_runner *runner,
     }
     if (runner)
         s->runner = *runner;
+    load_datasources(s, d);
     load_apis(s, d);
     load_functions(s, d);
     check_filters(s, d);

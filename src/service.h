@@ -1,6 +1,7 @@
 /* service.h — a service directory (SPEC section 1), loaded and validated
- * as a whole: every API, function and workflow compiled, every cross
- * reference checked.  Immutable once loaded; one is served at a time and
+ * as a whole: every data source, API, function and workflow compiled,
+ * every cross reference checked (a SQL API's statement against its
+ * database).  Immutable once loaded; one is served at a time and
  * a reload builds a new one beside it. */
 #ifndef BRD_SERVICE_H
 #define BRD_SERVICE_H
@@ -14,6 +15,8 @@
 
 struct brd_service {
     char *dir;
+    struct brd_ds **datasources;     /* sorted by name; freed after the apis that borrow them */
+    size_t ndatasources;
     struct brd_api **apis;           /* sorted by name */
     size_t napis;
     int *api_filter;                 /* per api: its filter's function index, or -1 */

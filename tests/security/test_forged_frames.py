@@ -6,8 +6,19 @@ host replaces every invalid byte: U+FFFD in print output and tracebacks,
 '?' in error messages (issue 10, item 3).  Before, the bytes were copied as
 they came and a client received text that is not JSON."""
 import json
+import os
+import re
 
-from conftest import call, write_function
+from conftest import ROOT, call, write_function
+
+
+def code_number(name):
+    """The value of BRD_E_<name> in enum brd_code (src/base/error.h)."""
+    with open(os.path.join(ROOT, "src", "base", "error.h")) as f:
+        body = re.search(r"enum brd_code \{(.*?)\};", f.read(), re.S).group(1)
+    body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
+    names = [n.split("=")[0].strip() for n in body.split(",") if n.strip()]
+    return names.index("BRD_E_" + name)
 
 # The frame of sandbox/internal.h: magic, type, seq, arg, aux, len[4], pad.
 # A `braid call` is its pool's first call: seq 1.
@@ -56,9 +67,9 @@ def test_invalid_utf8_in_print_output_and_traceback_is_replaced(tmp_path):
 
 
 def test_invalid_utf8_in_an_error_message_is_replaced(tmp_path):
-    # arg 9 = FUNCTION_ERROR (enum brd_code); the message is the first part.
+    # arg = FUNCTION_ERROR's number; the message is the first part.
     parts = ['b"boom ' + "".join(BAD) + ' end"', 'b"out \\xff"', 'b"tb \\xc3"']
-    out = forged(tmp_path, 9, parts)
+    out = forged(tmp_path, code_number("FUNCTION_ERROR"), parts)
     json_lines(out)
     assert out.rc == 1, out
     assert out.code == "FUNCTION_ERROR", out
