@@ -84,6 +84,7 @@ def probe(tmp_path_factory):
             "-I" + os.path.join(ROOT, "src", "base"), "-I" + os.path.join(ROOT, "sandbox"), *cflags,
             "-o", exe, os.path.join(ROOT, "tests", "security", "policy_probe.c"),
             os.path.join(ROOT, "sandbox", "policy.c"), os.path.join(ROOT, "src", "base", "error.c"),
+            os.path.join(ROOT, "src", "base", "utf8.c"),
             "-lseccomp"]
     build = subprocess.run(argv, capture_output=True, text=True)
     assert build.returncode == 0, build.stderr
