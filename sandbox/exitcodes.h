@@ -2,7 +2,7 @@
  * (zygote.c's child_main, runner.c) and what they mean to the pool that
  * reaps it (call.c); and the zygote's own.  Never included outside sandbox/.
  *
- * 122..126 are set-up failures: the process refused to run user code
+ * 121..126 are set-up failures: the process refused to run user code
  * because one of its protections could not be put in place; the pool turns
  * them into INTERNAL "the sandboxed process could not set itself up: …".
  * User code that reaches os._exit could end with the same numbers; that only
@@ -17,6 +17,9 @@ enum brd_sbx_exit {
      * write to the pool failed, or its last reply is sent (a violation, a
      * MemoryError, a module that failed to load). */
     BRD_SBX_EXIT_DONE = 0,
+    /* Root or a capability could not be given up (privs.c): the bounding,
+     * ambient or other capability sets, the groups, the uid/gid. */
+    BRD_SBX_EXIT_PRIVS = 121,
     /* A resource limit (setrlimit: address space, CPU, files, processes,
      * core dumps, …) could not be set. */
     BRD_SBX_EXIT_LIMITS = 122,
@@ -46,6 +49,7 @@ enum brd_zygote_exit {
 static inline const char *brd_sbx_exit_reason(int status)
 {
     switch (status) {
+    case BRD_SBX_EXIT_PRIVS: return "its capabilities or root (uid, gid, groups) could not be dropped";
     case BRD_SBX_EXIT_LIMITS: return "a resource limit (setrlimit) could not be set";
     case BRD_SBX_EXIT_PRCTL: return "prctl (not dumpable, parent-death signal) failed";
     case BRD_SBX_EXIT_FDS: return "its inherited descriptors could not be closed";

@@ -14,6 +14,34 @@
 #include "error.h"
 #include "sandbox.h"
 
+/* ---- dropping root (sandbox/privs.c) ---------------------------------------- */
+
+/* Who a sandboxed process becomes.  switch_user only when braid runs as
+ * root; otherwise the process keeps braid's uid (and only its capabilities
+ * are dropped). */
+struct brd_sbx_privs {
+    bool switch_user;
+    uid_t uid;
+    gid_t gid;
+};
+
+/* In the master: resolves BRAID_SANDBOX_USER (a name, or "uid:gid";
+ * default "nobody").  A user that does not exist, root as the sandbox user,
+ * or root without CAP_SETUID/CAP_SETGID are BRD_E_USAGE errors. */
+int brd_privs_configure(struct brd_sbx_privs *out, struct brd_error *err);
+
+/* In the zygote, before any fork: the highest capability number of the
+ * kernel (/proc/sys/kernel/cap_last_cap, checked with PR_CAPBSET_READ);
+ * -1 if it cannot be found. */
+int brd_privs_last_cap(void);
+
+/* In a sandboxed process, before seccomp: empties the bounding set (EPERM
+ * accepted only without CAP_SETPCAP), the ambient set, switches to p's
+ * user (setgroups(0), setresgid, setresuid) when asked, empties every
+ * capability set, and reads the result back.  0, or -1 when anything is
+ * not as it must be. */
+int brd_privs_drop(const struct brd_sbx_privs *p, int last_cap);
+
 /* ---- global state set by brd_sandbox_init (sandbox/pyfn.c) ---------------- */
 
 struct brd_sbx_global {
@@ -22,6 +50,7 @@ struct brd_sbx_global {
     size_t result_max, output_max, traceback_max;
     struct sock_filter *bpf;      /* the compiled seccomp filter */
     unsigned short bpf_len;
+    struct brd_sbx_privs privs;   /* who sandboxed processes become */
 };
 extern struct brd_sbx_global brd_sbx_g;
 
@@ -112,7 +141,9 @@ int brd_proto_check_reply(const struct brd_proto_hdr *h, size_t result_max,
 #define BRD_ZYGOTE_ARGV0 "braid-sandbox-zygote"
 
 enum brd_zmsg_type {
-    BRD_Z_HELLO = 1,      /* pool→zygote: layers, the BPF program follows */
+    BRD_Z_HELLO = 1,      /* pool→zygote: arg = layers, aux = 1 to switch the
+                             user, seq = uid << 32 | gid; the BPF program
+                             follows */
     BRD_Z_READY,          /* zygote→pool: warmed up (arg = VmSize bytes) or
                              failed (arg < 0, message follows) */
     BRD_Z_SPAWN,          /* pool→zygote: start a process; SCM_RIGHTS = its

@@ -57,6 +57,8 @@ int brd_sandbox_init(const struct brd_sandbox_options *opt, struct brd_error *er
         return brd_error_set(err, BRD_E_USAGE,
                              "BRAID_SANDBOX_LAYERS must be 'all' or 'seccomp-only', not '%s'",
                              layers);
+    if (brd_privs_configure(&brd_sbx_g.privs, err) != 0)
+        return -1;
     brd_sbx_g.result_max = opt && opt->result_max ? opt->result_max : 1024 * 1024;
     brd_sbx_g.output_max = opt && opt->output_max ? opt->output_max : 64 * 1024;
     brd_sbx_g.traceback_max = opt && opt->traceback_max ? opt->traceback_max : 16 * 1024;

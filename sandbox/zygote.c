@@ -73,6 +73,8 @@ static pid_t *tid_slot(void)
 
 struct zstate {
     enum brd_sandbox_layers layers;
+    struct brd_sbx_privs privs;   /* who the children become */
+    int last_cap;
     struct sock_filter *bpf;
     unsigned short bpf_len;
     long base_vsz;
@@ -96,8 +98,9 @@ static int set_limit(int res, rlim_t soft, rlim_t hard)
     return setrlimit(res, &rl);
 }
 
-/* The child's side of a spawn: the order of DESIGN §3 — rlimits, every
- * other fd closed, no-new-privs; then the runner seals with seccomp last.
+/* The child's side of a spawn: the order of DESIGN §3 — every other fd
+ * closed, rlimits, root and every capability given up, no-new-privs; then
+ * the runner seals with seccomp last.
  * Every step is checked: a process that cannot put a protection in place
  * exits with its reason (exitcodes.h) before any user code, and the pool
  * turns that into an INTERNAL error for the call. */
@@ -125,6 +128,16 @@ __attribute__((noreturn)) static void child_main(struct zstate *z, int sock, lon
         set_limit(RLIMIT_CORE, 0, 0) != 0 || set_limit(RLIMIT_NPROC, 0, 0) != 0 ||
         set_limit(RLIMIT_MEMLOCK, 0, 0) != 0 || set_limit(RLIMIT_MSGQUEUE, 0, 0) != 0)
         _exit(BRD_SBX_EXIT_LIMITS);
+    /* RLIMIT_NPROC 0 does not stop setresuid (since Linux 3.1 the kernel
+     * only flags the next execve, which seccomp forbids anyway). */
+    if (brd_privs_drop(&z->privs, z->last_cap) != 0)
+        _exit(BRD_SBX_EXIT_PRIVS);
+    /* A new euid clears the parent-death signal and resets dumpable: set
+     * both (again) after it, and check the owner is still there. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+        _exit(BRD_SBX_EXIT_PRCTL);
+    if (getppid() != z->owner)
+        _exit(BRD_SBX_EXIT_SETUP);
     if (prctl(PR_SET_DUMPABLE, 0) != 0)
         _exit(BRD_SBX_EXIT_PRCTL);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
@@ -169,6 +182,10 @@ __attribute__((noreturn)) static void zygote_main(pid_t owner)
         m.len % sizeof(struct sock_filter) != 0 || m.len == 0)
         _exit(BRD_ZYGOTE_EXIT_FAILED);
     z.layers = (enum brd_sandbox_layers)m.arg;
+    z.privs.switch_user = m.aux == 1;
+    z.privs.uid = (uid_t)(m.seq >> 32);
+    z.privs.gid = (gid_t)(m.seq & 0xffffffffu);
+    z.last_cap = brd_privs_last_cap();
     z.bpf_len = (unsigned short)(m.len / sizeof(struct sock_filter));
     z.bpf = malloc(m.len);
     if (!z.bpf)
@@ -179,7 +196,9 @@ __attribute__((noreturn)) static void zygote_main(pid_t owner)
     brd_error_clear(&err);
     if (pdeath_errno != 0)
         brd_error_set(&err, BRD_E_INTERNAL, "prctl(PR_SET_PDEATHSIG) failed: %s", strerror(pdeath_errno));
-    if (pdeath_errno != 0 || brd_runner_warmup(z.layers, &err) != 0) {
+    else if (z.last_cap < 0)
+        brd_error_set(&err, BRD_E_INTERNAL, "cannot find the kernel's last capability (cap_last_cap)");
+    if (pdeath_errno != 0 || z.last_cap < 0 || brd_runner_warmup(z.layers, &err) != 0) {
         zsend(ctl, BRD_Z_READY, 0, -1, err.msg, (uint32_t)strlen(err.msg));
         _exit(BRD_ZYGOTE_EXIT_FAILED);
     }
@@ -304,6 +323,8 @@ int brd_zygote_start(pid_t *pid_out, int *ctl_out, struct brd_error *err)
         return brd_error_nomem(err);
     }
     struct brd_zmsg m = {.magic = BRD_PROTO_MAGIC, .type = BRD_Z_HELLO, .arg = brd_sbx_g.layers,
+                         .aux = brd_sbx_g.privs.switch_user ? 1 : 0,
+                         .seq = (uint64_t)brd_sbx_g.privs.uid << 32 | brd_sbx_g.privs.gid,
                          .len = (uint32_t)blen};
     memcpy(hello, &m, sizeof m);
     memcpy(hello + sizeof m, brd_sbx_g.bpf, blen);

@@ -537,6 +537,13 @@ static int refused_when_an_rlimit_fails(const struct brd_pyfn *fn)
     return expect_refusal(fn, "resource limit");
 }
 
+static int refused_when_capabilities_stay(const struct brd_pyfn *fn)
+{
+    if (deny(SCMP_SYS(capset), 1, SCMP_A0(SCMP_CMP_NE, 0), SCMP_A0(SCMP_CMP_NE, 0)) != 0)
+        return 1;
+    return expect_refusal(fn, "capabilities");
+}
+
 /* Every protection of the sandboxed process is checked: when one cannot be
  * put in place the process refuses to run user code and the call fails
  * with INTERNAL naming why (these used to be ignored: the function ran
@@ -547,6 +554,7 @@ static void process_refuses_to_run_unprotected(void **state)
     struct brd_pyfn *fn = fn_from("unprotected", "def handler(e, c):\n    return 'ran'\n", NULL);
     in_child("PR_SET_DUMPABLE refused", refused_when_not_dumpable_fails, fn);
     in_child("setrlimit(RLIMIT_AS) refused", refused_when_an_rlimit_fails, fn);
+    in_child("capset refused", refused_when_capabilities_stay, fn);
     brd_pyfn_free(fn);
 }
 
