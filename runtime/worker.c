@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "fcgi_conn.h"
 #include "fnrunner.h"
 #include "log.h"
 #include "request.h"
@@ -38,10 +39,8 @@ static void wake(void)
     errno = saved;
 }
 
-/* No FCGX_ShutdownPending() here: this worker never blocks inside
- * libfcgi's accept (it waits in epoll, which the pipe wakes), and libfcgi
- * would then refuse the connections already queued on the socket, which
- * the front server has sent and would answer with a 502. */
+/* No FCGX_ShutdownPending() here: libfcgi never accepts in this worker
+ * (fcgi_conn.c does, after a wait in epoll, which the pipe wakes). */
 static void on_stop(int sig)
 {
     (void)sig;
@@ -106,14 +105,46 @@ static void set_state(struct brd_sb_slot *slot, uint32_t st)
     brd_sb_store32(&slot->state, st);
 }
 
-/* The loop proper; returns the exit status. */
+static void refused_event(const char *msg)
+{
+    struct json_object *f = json_object_new_object();
+    brd_json_add(f, "reason", json_object_new_string(msg));
+    brd_log_event("fastcgi_refused", f);
+}
+
+/* Adds a kept connection to the wait set (closing it takes it out: its
+ * descriptor is never duplicated). */
+static bool watch_kept(int ep, int fd)
+{
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0)
+        return true;
+    fail_event("epoll", strerror(errno));
+    return false;
+}
+
+/* The loop proper; returns the exit status.
+ *
+ * A worker holds at most one connection.  After a response on a
+ * connection the front server asked to keep (FCGI_KEEP_CONN), it waits for
+ * the next request on it and for new connections alike: a request on the
+ * kept one is answered first; a new connection makes it let the idle kept
+ * one go (the front server sees it closed), so kept connections never
+ * starve the pool; so does BRD_FCGI_KEEP_IDLE_MS of silence, a stop and a
+ * retirement. */
 static int serve(const struct brd_worker_args *a, struct brd_engine *engine, const int *sb_index,
                  int wake_r)
 {
     struct brd_sb_slot *slot = &a->sb->slots[a->slot];
     FCGX_Request req;
-    if (FCGX_InitRequest(&req, a->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+    struct brd_fcgi_conn conn;
+    struct brd_error cerr;
+    if (FCGX_InitRequest(&req, -1, 0) != 0) {
         fail_event("fastcgi", "FCGX_InitRequest failed");
+        return BRD_WORKER_EXIT_FAILED;
+    }
+    if (brd_fcgi_conn_init(&conn, &cerr) != 0) {
+        fail_event("fastcgi", cerr.msg);
         return BRD_WORKER_EXIT_FAILED;
     }
     int ep = epoll_create1(EPOLL_CLOEXEC);
@@ -124,6 +155,7 @@ static int serve(const struct brd_worker_args *a, struct brd_engine *engine, con
         fail_event("epoll", strerror(errno));
         if (ep >= 0)
             close(ep);
+        brd_fcgi_conn_free(&conn);
         return BRD_WORKER_EXIT_FAILED;
     }
     struct brd_request_env env = {
@@ -146,6 +178,7 @@ static int serve(const struct brd_worker_args *a, struct brd_engine *engine, con
     long served = 0;
     int status = BRD_WORKER_EXIT_OK;
     int64_t stop_at = 0;
+    bool kept = false; /* conn is a kept connection, idle, in the wait set */
     brd_sb_storei64(&slot->ready_us, brd_now_us());
     set_state(slot, BRD_SB_IDLE);
     for (;;) {
@@ -170,24 +203,45 @@ static int serve(const struct brd_worker_args *a, struct brd_engine *engine, con
             status = BRD_WORKER_EXIT_SANDBOX;
             break;
         }
-        struct epoll_event ev[2];
-        int n = epoll_wait(ep, ev, 2, stop_at ? 0 : 1000);
-        if (n < 0 && errno != EINTR) {
-            fail_event("epoll", strerror(errno));
-            status = BRD_WORKER_EXIT_FAILED;
-            break;
-        }
+        /* A request already buffered behind the last one on a kept
+         * connection is answered without waiting. */
+        bool on_kept = kept && brd_fcgi_conn_pending(&conn);
         bool incoming = false;
-        for (int i = 0; i < n; i++) {
-            if (ev[i].data.fd == wake_r) {
-                char buf[64];
-                while (read(wake_r, buf, sizeof buf) > 0) {
+        int n = 0;
+        if (!on_kept) {
+            int timeout = 1000;
+            if (stop_at)
+                timeout = 0;
+            else if (kept) {
+                int64_t left = conn.idle_since_us + (int64_t)BRD_FCGI_KEEP_IDLE_MS * 1000 -
+                               brd_now_us();
+                timeout = left <= 0 ? 0 : left < 1000000 ? (int)((left + 999) / 1000) : 1000;
+            }
+            struct epoll_event ev[3];
+            n = epoll_wait(ep, ev, 3, timeout);
+            if (n < 0 && errno != EINTR) {
+                fail_event("epoll", strerror(errno));
+                status = BRD_WORKER_EXIT_FAILED;
+                break;
+            }
+            for (int i = 0; i < n; i++) {
+                if (ev[i].data.fd == wake_r) {
+                    char buf[64];
+                    while (read(wake_r, buf, sizeof buf) > 0) {
+                    }
+                } else if (ev[i].data.fd == a->listen_fd) {
+                    incoming = true;
+                } else if (kept && ev[i].data.fd == conn.fd) {
+                    on_kept = true;
                 }
-            } else {
-                incoming = true;
             }
         }
-        if (!incoming) {
+        if (kept && !on_kept &&
+            brd_now_us() - conn.idle_since_us >= (int64_t)BRD_FCGI_KEEP_IDLE_MS * 1000) {
+            brd_fcgi_conn_close(&conn); /* leaves the wait set with its descriptor */
+            kept = false;
+        }
+        if (!on_kept && !incoming) {
             if (stop_at && n >= 0)
                 break; /* nothing queued any more */
             continue;
@@ -195,45 +249,52 @@ static int serve(const struct brd_worker_args *a, struct brd_engine *engine, con
 
         sigset_t old;
         sigprocmask(SIG_BLOCK, &hold, &old);
+        if (!on_kept) {
+            int e = -brd_fcgi_conn_accept(&conn, a->listen_fd);
+            if (e > 0) {
+                sigprocmask(SIG_SETMASK, &old, NULL);
+                if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR || e == ECONNABORTED)
+                    continue; /* another worker took it, or the client left */
+                if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+                    fail_event("accept", strerror(e));
+                    struct timespec pause = {0, 100 * 1000 * 1000};
+                    nanosleep(&pause, NULL);
+                    continue;
+                }
+                fail_event("accept", strerror(e));
+                status = BRD_WORKER_EXIT_FAILED;
+                break;
+            }
+            /* An idle kept connection was let go for the new one (closing
+             * it also took it out of the wait set). */
+            kept = false;
+        }
         int64_t t0 = brd_now_us();
         __atomic_store_n(&slot->workflow, BRD_SB_NO_WORKFLOW, __ATOMIC_RELAXED);
         brd_sb_storei64(&slot->busy_since_us, t0);
         set_state(slot, BRD_SB_BUSY);
-        int rc = FCGX_Accept_r(&req);
-        if (rc < 0) {
+        int rc = brd_fcgi_conn_begin(&conn, &req, &cerr);
+        if (rc != 1) {
+            /* Closed: by the front server (a kept connection it is done
+             * with), or here, refused before libfcgi read a byte. */
+            kept = false; /* closing it also took it out of the wait set */
+            if (rc < 0)
+                refused_event(cerr.msg);
             brd_sb_storei64(&slot->busy_since_us, 0);
             set_state(slot, BRD_SB_IDLE);
             sigprocmask(SIG_SETMASK, &old, NULL);
-            int e = -rc;
-            if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR || e == ECONNABORTED)
-                continue; /* another worker took it, or the client left */
-            if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
-                fail_event("accept", strerror(e));
-                struct timespec pause = {0, 100 * 1000 * 1000};
-                nanosleep(&pause, NULL);
-                continue;
-            }
-            fail_event("accept", e > 0 ? strerror(e) : "FCGX_Accept_r failed");
-            status = BRD_WORKER_EXIT_FAILED;
-            break;
+            continue;
         }
         struct brd_request_outcome out;
         brd_request_handle(&env, &req, &out);
-        /* libfcgi closes with a "lingering close" — shutdown, then select
-         * and read for up to 2 s until the front server closes — so that
-         * unread input cannot turn into a TCP reset that loses the
-         * response.  The handler always reads stdin to its end (drain), and
-         * then nothing more comes on this connection: close at once.  This
-         * was 11% of a worker's CPU under load (docs/runtime.md). */
-        if (req.in && FCGX_HasSeenEOF(req.in) == EOF)
-            req.detached = 1;
-        FCGX_Finish_r(&req);
-        /* One request per connection: a kept-alive FastCGI connection
-         * (nginx fastcgi_keep_conn) would pin this worker to one client. */
-        if (req.ipcFd >= 0) {
-            close(req.ipcFd);
-            req.ipcFd = -1;
+        bool may_keep = !stop_requested && !retire_requested &&
+                        !(a->cfg->max_requests > 0 && served + 1 >= a->cfg->max_requests);
+        bool keep = brd_fcgi_conn_end(&conn, &req, may_keep);
+        if (keep && !kept && !watch_kept(ep, conn.fd)) {
+            brd_fcgi_conn_close(&conn); /* unwatched, it would hold its next request */
+            keep = false;
         }
+        kept = keep; /* a closed one left the wait set with its descriptor */
         int64_t dur = brd_now_us() - t0;
         served++;
         int code = out.code;
@@ -252,6 +313,7 @@ static int serve(const struct brd_worker_args *a, struct brd_engine *engine, con
         sigprocmask(SIG_SETMASK, &old, NULL);
     }
     set_state(slot, BRD_SB_EXITING);
+    brd_fcgi_conn_free(&conn);
     close(ep);
     return status;
 }
