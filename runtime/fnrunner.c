@@ -142,6 +142,9 @@ bool brd_fnrunner_usable(void)
 {
     if (!pool || pool_owner != getpid())
         return true;
+    /* The worker asks between requests (at least once a second while
+     * idle): the moment to reap processes retired since the last call. */
+    brd_sandbox_pool_reap(pool);
     return brd_sandbox_pool_healthy(pool);
 }
 

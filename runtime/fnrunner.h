@@ -20,7 +20,8 @@ int brd_fnrunner_prewarm(void *const *fns, size_t n, struct brd_error *err);
 /* False once this process's pool has lost its zygote and could not start
  * a new one (a worker under its seccomp filter cannot exec): function calls
  * can only fail from then on, so the worker should exit and be replaced.
- * True when this process has no pool. */
+ * True when this process has no pool.  Also reaps the sandboxed processes
+ * that have exited (call it from the idle loop: none stays a zombie). */
 bool brd_fnrunner_usable(void);
 
 /* Kills this process's sandboxed processes (before exit, or in a freshly

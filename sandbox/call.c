@@ -174,10 +174,17 @@ static const char *signame(int sig)
     }
 }
 
-/* The process died without a reply: what its exit status says. */
+/* The process died without a reply: what its exit status says.  A signal
+ * is reported as what it was: the CPU limit only for SIGXCPU (or the
+ * SIGKILL the kernel sends at the hard CPU limit: its CPU time says so),
+ * the memory limit when its peak memory reached memory_mb, else a process
+ * killed by signal N (kill -9 from outside, the OOM killer, a crash).  The
+ * pool's own kills (a timeout, a cancel) finish the call first and never
+ * come here, except the one of brd_proc_status (p->pool_killed). */
 static void died(struct brd_sandbox_call *c)
 {
     struct brd_proc *p = c->proc;
+    const struct brd_pyfn_settings *set = &p->fn->settings;
     int st = 0;
     if (brd_proc_status(p, &st) != 0) {
         fail_call(c, BRD_E_INTERNAL, "the sandboxed process could not be started");
@@ -185,12 +192,27 @@ static void died(struct brd_sandbox_call *c)
     }
     if (WIFSIGNALED(st)) {
         int sig = WTERMSIG(st);
+        long cpu_s = (long)(p->usage.ru_utime.tv_sec + p->usage.ru_stime.tv_sec);
+        long peak_mb = p->usage.ru_maxrss / 1024; /* KiB on Linux */
         if (sig == SIGSYS)
             fail_call(c, BRD_E_SANDBOX_VIOLATION,
                       "the function made a forbidden system call and was killed (SIGSYS)");
-        else if (sig == SIGXCPU || sig == SIGKILL)
+        else if (sig == SIGXCPU || (sig == SIGKILL && !p->pool_killed && cpu_s >= p->cpu_limit))
             fail_call(c, BRD_E_FUNCTION_TIMEOUT, "the function used up its CPU time (timeout_ms=%d, %s)",
-                      p->fn->settings.timeout_ms, signame(sig));
+                      set->timeout_ms, signame(sig));
+        else if (sig == SIGKILL && p->pool_killed)
+            fail_call(c, BRD_E_FUNCTION_ERROR,
+                      "the function's process closed its pipe without exiting and was killed (SIGKILL)");
+        else if (peak_mb >= set->memory_mb)
+            fail_call(c, BRD_E_FUNCTION_MEMORY,
+                      "the function ran out of memory (memory_mb=%d): its process was killed by signal %d "
+                      "(%s) at %ld MB",
+                      set->memory_mb, sig, signame(sig), peak_mb);
+        else if (sig == SIGKILL)
+            fail_call(c, BRD_E_FUNCTION_ERROR,
+                      "the function's process was killed by signal %d (SIGKILL) from outside the sandbox "
+                      "(not by its time or memory limit)",
+                      sig);
         else
             fail_call(c, BRD_E_FUNCTION_ERROR, "the function's process crashed (%s, signal %d)",
                       signame(sig), sig);
@@ -359,7 +381,12 @@ void brd_sandbox_call_timeout(struct brd_sandbox_call *c)
 {
     if (c->done)
         return;
-    if (c->own_deadline)
+    if (c->own_deadline && !c->proc->ready)
+        fail_call(c, BRD_E_FUNCTION_TIMEOUT,
+                  "the module's top-level code did not finish within the call's timeout_ms=%d "
+                  "(its process was killed)",
+                  c->proc->fn->settings.timeout_ms);
+    else if (c->own_deadline)
         fail_call(c, BRD_E_FUNCTION_TIMEOUT, "the function did not finish within its timeout_ms=%d",
                   c->proc->fn->settings.timeout_ms);
     else

@@ -65,6 +65,8 @@ static void push_reap(struct brd_sandbox_pool *pool, pid_t pid)
 /* Reaps killed processes that have exited; never blocks. */
 static void reap_some(struct brd_sandbox_pool *pool)
 {
+    if (pool->nreap == 0)
+        return;
     size_t j = 0;
     for (size_t i = 0; i < pool->nreap; i++) {
         pid_t r = waitpid(pool->reap[i], NULL, WNOHANG);
@@ -269,9 +271,10 @@ void brd_proc_discard(struct brd_proc *p, bool kill_it)
     if (p->pid == 0)
         drain_zygote(pool, p);
     if (p->pid > 0 && !p->reaped) {
-        if (kill_it)
-            kill(p->pid, SIGKILL);
-        push_reap(pool, p->pid);
+        if (kill_it || p->stopped)
+            kill(p->pid, SIGKILL); /* SIGKILL ends a stopped process too */
+        if (waitpid(p->pid, NULL, WNOHANG) == 0)
+            push_reap(pool, p->pid);
     }
     for (struct brd_proc **pp = &pool->procs; *pp; pp = &(*pp)->next) {
         if (*pp == p) {
@@ -301,7 +304,7 @@ int brd_proc_status(struct brd_proc *p, int *status)
     if (brd_proc_pid(p) <= 0)
         return -1;
     for (int i = 0; i < 1000; i++) {
-        pid_t r = waitpid(p->pid, status, WNOHANG);
+        pid_t r = wait4(p->pid, status, WNOHANG, &p->usage);
         if (r == p->pid) {
             p->reaped = true;
             return 0;
@@ -312,7 +315,8 @@ int brd_proc_status(struct brd_proc *p, int *status)
         nanosleep(&ts, NULL);
     }
     kill(p->pid, SIGKILL);
-    if (waitpid(p->pid, status, 0) == p->pid) {
+    p->pool_killed = true;
+    if (wait4(p->pid, status, 0, &p->usage) == p->pid) {
         p->reaped = true;
         return 0;
     }
@@ -469,9 +473,37 @@ struct brd_proc *brd_proc_take(struct brd_sandbox_pool *pool, const struct brd_p
             p = NULL;
         }
     }
+    if (p && p->stopped) {
+        /* Its CALL follows at once; the call's budget starts now. */
+        if (kill(p->pid, SIGCONT) != 0) {
+            brd_proc_discard(p, true);
+            p = NULL;
+        } else {
+            p->stopped = false;
+        }
+    }
     if (!p)
         p = spawn(pool, s, err);
     return p;
+}
+
+void brd_sandbox_pool_reap(struct brd_sandbox_pool *pool)
+{
+    if (!pool)
+        return;
+    reap_some(pool);
+    /* An idle or spare process that died (killed from outside, the OOM
+     * killer) is reaped and forgotten now rather than at its next call. */
+    struct brd_proc *p = pool->procs;
+    while (p) {
+        struct brd_proc *next = p->next;
+        int st;
+        if (!p->call && p->pid > 0 && !p->reaped && waitpid(p->pid, &st, WNOHANG) == p->pid) {
+            p->reaped = true;
+            brd_proc_discard(p, false);
+        }
+        p = next;
+    }
 }
 
 uint64_t brd_proc_next_seq(struct brd_sandbox_pool *pool)
@@ -484,10 +516,20 @@ void brd_proc_release(struct brd_proc *p, bool reusable)
     struct brd_proc_slot *s = p->slot;
     if (reusable && !p->broken && !p->retire && p->in_len == 0 && p->out_off == p->out_len &&
         s->fn->settings.isolation == BRD_PYFN_WARM && p->calls < (unsigned)s->fn->settings.max_calls &&
-        !s->idle)
-        s->idle = p;
-    else
+        !s->idle && p->pid > 0) {
+        /* Stopped the moment its reply is read: whatever the function left
+         * behind (a __del__, a finaliser) cannot run before its next call,
+         * and then runs inside that call's budget.  A stopped process's CPU
+         * clock still reads from outside (brd_proc_cpu_budget). */
+        if (kill(p->pid, SIGSTOP) == 0) {
+            p->stopped = true;
+            s->idle = p;
+        } else {
+            brd_proc_discard(p, true);
+        }
+    } else {
         brd_proc_discard(p, true);
+    }
     /* Per-call isolation: the next call's process is made now, one ahead,
      * while the caller goes on (not during the call: a fork next to a
      * running call slows it down several times on two cores). */

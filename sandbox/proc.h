@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -40,11 +41,15 @@ struct brd_proc {                 /* one sandboxed process */
     bool have_cpuclock;
     long cpu_limit;               /* its RLIMIT_CPU soft limit, seconds */
     bool retire;                  /* its CPU limit could not be raised: no more calls */
+    bool stopped;                 /* SIGSTOPped while idle (no call in flight) */
+    bool pool_killed;             /* brd_proc_status killed it (it closed its socket but lived on) */
+    struct rusage usage;          /* from wait4, once reaped by brd_proc_status */
 };
 
-/* A process for a call of fn: warm → the idle one if it is still healthy;
- * call isolation → the spare started after the previous call; else a new
- * one (INIT queued, not waited for).  Also reaps what it can.  NULL with
+/* A process for a call of fn: warm → the idle one if it is still healthy
+ * (continued: idle processes are stopped); call isolation → the spare
+ * started after the previous call; else a new one (INIT queued, not waited
+ * for).  Also reaps what it can.  NULL with
  * err (INTERNAL) when none can be started. */
 struct brd_proc *brd_proc_take(struct brd_sandbox_pool *pool, const struct brd_pyfn *fn,
                                struct brd_error *err);
@@ -54,12 +59,15 @@ uint64_t brd_proc_next_seq(struct brd_sandbox_pool *pool);
 
 /* Gives a process back after its call: idle again when reusable and
  * nothing argues against it (broken, retired, stray bytes, max_calls, one
- * idle already), else discarded; with call isolation the next spare is
- * started now.  p->call must be NULL already. */
+ * idle already) — and then stopped (SIGSTOP), so that no user code runs
+ * with no call in flight — else discarded; with call isolation the next
+ * spare is started now.  p->call must be NULL already. */
 void brd_proc_release(struct brd_proc *p, bool reusable);
 
-/* Ends our relation with a process: killed (if asked and alive), reaped
- * later, its descriptors closed, p freed. */
+/* Ends our relation with a process: killed (if asked and alive; a stopped
+ * one too), reaped now if it has already exited, else as soon as the pool
+ * notices (brd_proc_take, brd_sandbox_pool_reap); its descriptors closed,
+ * p freed. */
 void brd_proc_discard(struct brd_proc *p, bool kill_it);
 
 /* Its pid, asking the zygote (waiting up to 5 s) when not known yet; -1
@@ -67,8 +75,8 @@ void brd_proc_discard(struct brd_proc *p, bool kill_it);
 pid_t brd_proc_pid(struct brd_proc *p);
 
 /* The exit status of a process whose socket reached EOF (it is exiting);
- * waits at most ~1 s before killing it.  0, or -1 (never started, or not
- * ours to reap). */
+ * waits at most ~1 s before killing it (then p->pool_killed).  Its resource
+ * usage goes to p->usage.  0, or -1 (never started, or not ours to reap). */
 int brd_proc_status(struct brd_proc *p, int *status);
 
 /* Writes what of p->out can be written now; keeps EPOLLOUT on while some

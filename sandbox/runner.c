@@ -445,7 +445,7 @@ static int setup_module(enum brd_sandbox_layers layers, const struct brd_proto_h
     snprintf(g_modname, sizeof g_modname, "%.*s", (int)h->len[2], source + h->len[1]);
     snprintf(g_filename, sizeof g_filename, "%.*s", (int)h->len[3], source + h->len[1] + h->len[2]);
     size_t tb_max = h->seq > 0 && h->seq < (1u << 24) ? (size_t)h->seq : 16 * 1024;
-    /* The source is copied: payload is freed once the module has run,
+    /* The source is copied: payload is freed once the module is set up,
      * and tracebacks of later calls still quote it. */
     if (brd_pyerr_setup(tb_max, g_filename, source, h->len[1]) != 0)
         return -1;
@@ -505,7 +505,15 @@ void brd_runner_main(enum brd_sandbox_layers layers, const struct sock_filter *b
         _exit(BRD_SBX_EXIT_SEAL);
     brd_guard_seal();
     g_in_call = 0;
+    dry_run();
 
+    /* No user code runs before the first CALL (docs/sandbox.md, "No code
+     * without a call"): the module's top-level code runs inside that call's
+     * time budget, which the pool enforces.  A spare or prewarmed process
+     * waits here having run none of it. */
+    free(payload);
+    if (read_frame(&h, &payload) != 0 || h.type != BRD_PROTO_CALL)
+        _exit(BRD_SBX_EXIT_DONE);
     PyObject *r = PyEval_EvalCode(code, globals, globals);
     Py_DECREF(code);
     if (!r) {
@@ -520,19 +528,17 @@ void brd_runner_main(enum brd_sandbox_layers layers, const struct sock_filter *b
         _exit(BRD_SBX_EXIT_DONE);
     }
     Py_INCREF(handler);
-    free(payload);
     /* Top-level print() output stays in the capture for the first call. */
     struct brd_proto_hdr ready = {.magic = BRD_PROTO_MAGIC, .type = BRD_PROTO_READY};
     if (write_all(&ready, sizeof ready) != 0)
         _exit(BRD_SBX_EXIT_DONE);
-    dry_run();
 
     for (;;) {
+        serve_call(handler, &h, payload);
+        free(payload);
         if (read_frame(&h, &payload) != 0)
             _exit(BRD_SBX_EXIT_DONE);
         if (h.type != BRD_PROTO_CALL)
             _exit(BRD_SBX_EXIT_DONE);
-        serve_call(handler, &h, payload);
-        free(payload);
     }
 }

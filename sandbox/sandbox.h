@@ -24,7 +24,10 @@
  *
  * Processes: the pool's processes are children of the process that owns
  * the pool.  That process must not set SIGCHLD to SIG_IGN and must not
- * reap them with waitpid(-1, ...) — the pool reaps its own by pid.
+ * reap them with waitpid(-1, ...) — the pool reaps its own by pid.  Idle
+ * processes are stopped (SIGSTOP) and continued for their next call: an
+ * owner with a SIGCHLD handler installed without SA_NOCLDSTOP gets a
+ * SIGCHLD for each (SIG_DFL, as the worker has it, gets none).
  */
 #ifndef BRD_SANDBOX_H
 #define BRD_SANDBOX_H
@@ -161,6 +164,14 @@ int brd_sandbox_pool_prewarm(struct brd_sandbox_pool *pool, const struct brd_pyf
  * of fn may be in flight).  Needed before brd_pyfn_free when the pool
  * lives on. */
 void brd_sandbox_pool_forget(struct brd_sandbox_pool *pool, const struct brd_pyfn *fn);
+
+/* Reaps the pool's processes that have exited since: those retired after
+ * max_calls or an anomaly (killed when retired), and idle or spare ones
+ * killed from outside.  Never blocks.  brd_sandbox_call_start does it too;
+ * an owner that may sit idle calls it from its wait loop (the worker does,
+ * through brd_fnrunner_usable, at least once a second), so that no
+ * process stays a zombie while no call comes. */
+void brd_sandbox_pool_reap(struct brd_sandbox_pool *pool);
 
 /* The zygote's pid (for measurements). */
 pid_t brd_sandbox_pool_zygote_pid(const struct brd_sandbox_pool *pool);

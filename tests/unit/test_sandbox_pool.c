@@ -9,7 +9,9 @@
 #include <setjmp.h>
 #include <linux/capability.h>
 #include <poll.h>
+#include <dirent.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -627,6 +629,208 @@ static void cpu_budget_holds_under_a_lower_inherited_limit(void **state)
     brd_pyfn_free(fn);
 }
 
+/* ---- no user code between calls; reaping; how a process died ------------------- */
+
+/* Fields of /proc/PID/stat after the command: state (3), ppid (4), utime (14), stime (15). */
+static int proc_stat(pid_t pid, char *state, pid_t *ppid, long *cpu_ticks)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    unsigned long ut = 0, st = 0;
+    int pp = 0;
+    char s = 0;
+    if (!p || sscanf(p + 2, "%c %d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &s, &pp, &ut, &st) != 4)
+        return -1;
+    *state = s;
+    *ppid = pp;
+    *cpu_ticks = (long)(ut + st);
+    return 0;
+}
+
+/* This process's children but the zygote: how many are zombies, and the
+ * CPU (ms) the live ones have used. */
+static void children(int *zombies, long *cpu_ms)
+{
+    *zombies = 0;
+    *cpu_ms = 0;
+    long hz = sysconf(_SC_CLK_TCK);
+    pid_t me = getpid(), zpid = brd_sandbox_pool_zygote_pid(pool);
+    DIR *d = opendir("/proc");
+    assert_non_null(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        pid_t pid = (pid_t)atoi(e->d_name);
+        char state;
+        pid_t ppid;
+        long ticks;
+        if (pid <= 0 || pid == zpid || proc_stat(pid, &state, &ppid, &ticks) != 0 || ppid != me)
+            continue;
+        if (state == 'Z')
+            (*zombies)++;
+        else
+            *cpu_ms += ticks * 1000 / hz;
+    }
+    closedir(d);
+}
+
+static void pause_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* A str subclass's __del__ runs once the reply has been sent (the encoder
+ * is patched to return one): the process is stopped by then. */
+static void no_cpu_after_the_reply(void **state)
+{
+    (void)state;
+    struct brd_pyfn *fn = fn_from("afterwards",
+                                  "import json\n"
+                                  "class S(str):\n"
+                                  "    def __del__(self):\n"
+                                  "        while True:\n"
+                                  "            pass\n"
+                                  "def handler(e, c):\n"
+                                  "    json.JSONEncoder.encode = lambda self, o: S('\"ok\"')\n"
+                                  "    return 1\n",
+                                  "{\"timeout_ms\": 3000}");
+    struct brd_sandbox_result r;
+    assert_int_equal(run(fn, "{}", &r), 0);
+    assert_string_equal(r.json, "\"ok\"");
+    char st;
+    pid_t ppid;
+    long t0, t1;
+    pause_ms(50);
+    assert_int_equal(proc_stat(r.pid, &st, &ppid, &t0), 0);
+    pause_ms(400);
+    assert_int_equal(proc_stat(r.pid, &st, &ppid, &t1), 0);
+    long hz = sysconf(_SC_CLK_TCK);
+    if ((t1 - t0) * 1000 / hz > 30)
+        fail_msg("the process used %ld ms of CPU with no call in flight", (t1 - t0) * 1000 / hz);
+    /* Its next call continues it: the __del__ then spins in that call's budget. */
+    struct brd_sandbox_result r2;
+    assert_int_not_equal(run(fn, "{}", &r2), 0);
+    assert_int_equal(r2.err.code, BRD_E_FUNCTION_TIMEOUT);
+    brd_sandbox_result_free(&r);
+    brd_sandbox_result_free(&r2);
+    brd_sandbox_pool_forget(pool, fn);
+    brd_pyfn_free(fn);
+}
+
+/* Top-level code that burns 0.5 s of CPU: a per-call spare and a prewarmed
+ * warm process run none of it until a call comes. */
+static const char slow_top_src[] = "import time\n"
+                                   "t = time.process_time()\n"
+                                   "while time.process_time() - t < 0.5:\n"
+                                   "    pass\n"
+                                   "def handler(e, c):\n"
+                                   "    return 1\n";
+
+static void no_top_level_code_without_a_call(void **state)
+{
+    (void)state;
+    int z;
+    long base, cpu;
+    struct brd_pyfn *spare = fn_from("spare", slow_top_src, "{\"isolation\": \"call\", \"timeout_ms\": 5000}");
+    struct brd_sandbox_result r;
+    assert_int_equal(run(spare, "{}", &r), 0); /* its process is gone; the spare is made now */
+    brd_sandbox_result_free(&r);
+    children(&z, &base);
+    pause_ms(900);
+    children(&z, &cpu);
+    if (cpu - base > 150)
+        fail_msg("the per-call spare used %ld ms of CPU before any call", cpu - base);
+    assert_int_equal(run(spare, "{}", &r), 0);
+    assert_string_equal(r.json, "1");
+    brd_sandbox_result_free(&r);
+    brd_sandbox_pool_forget(pool, spare);
+    brd_pyfn_free(spare);
+
+    struct brd_pyfn *warm = fn_from("prewarmed", slow_top_src, "{\"timeout_ms\": 5000}");
+    struct brd_error err;
+    children(&z, &base);
+    assert_int_equal(brd_sandbox_pool_prewarm(pool, warm, &err), 0);
+    pause_ms(900);
+    children(&z, &cpu);
+    if (cpu - base > 150)
+        fail_msg("the prewarmed process used %ld ms of CPU before any call", cpu - base);
+    assert_int_equal(run(warm, "{}", &r), 0);
+    brd_sandbox_result_free(&r);
+    brd_sandbox_pool_forget(pool, warm);
+    brd_pyfn_free(warm);
+
+    /* Top-level code that never ends fails the first call within its budget. */
+    struct brd_pyfn *forever = fn_from("forever", "while True:\n    pass\ndef handler(e, c):\n    return 1\n",
+                                       "{\"timeout_ms\": 300}");
+    int64_t t0 = now_ns();
+    assert_int_not_equal(run(forever, "{}", &r), 0);
+    assert_int_equal(r.err.code, BRD_E_FUNCTION_TIMEOUT);
+    assert_non_null(strstr(r.err.msg, "top-level code"));
+    assert_true(now_ns() - t0 < 2000000000LL);
+    brd_sandbox_result_free(&r);
+    brd_sandbox_pool_forget(pool, forever);
+    brd_pyfn_free(forever);
+}
+
+/* A process retired after max_calls is reaped while the pool is idle. */
+static void retired_process_reaped_while_idle(void **state)
+{
+    (void)state;
+    struct brd_pyfn *fn = fn_from("thrice", normal_src, "{\"max_calls\": 3}");
+    for (int i = 0; i < 3; i++) {
+        struct brd_sandbox_result r;
+        assert_int_equal(run(fn, "{\"n\": 1}", &r), 0);
+        brd_sandbox_result_free(&r);
+    }
+    int z = 0;
+    long cpu;
+    for (int i = 0; i < 20; i++) { /* the owner's idle loop, ticking */
+        pause_ms(50);
+        brd_sandbox_pool_reap(pool);
+        children(&z, &cpu);
+        if (z == 0)
+            break;
+    }
+    assert_int_equal(z, 0);
+    brd_sandbox_pool_forget(pool, fn);
+    brd_pyfn_free(fn);
+}
+
+/* Killed from outside mid-call (an operator's kill -9): the call says so. */
+static void killed_from_outside_is_named(void **state)
+{
+    (void)state;
+    struct brd_pyfn *fn = fn_from("victim",
+                                  "import time\ndef handler(e, c):\n    if e == '1':\n        time.sleep(30)\n",
+                                  "{\"timeout_ms\": 20000}");
+    struct brd_sandbox_result r;
+    assert_int_equal(run(fn, "0", &r), 0); /* its warm process, and its pid */
+    pid_t pid = r.pid;
+    brd_sandbox_result_free(&r);
+    struct brd_sandbox_call *call;
+    struct brd_error err;
+    assert_int_equal(brd_sandbox_call_start(pool, fn, "1", 1, NULL, &call, &err), 0);
+    pause_ms(300);
+    (void)brd_sandbox_call_step(call);
+    assert_int_equal(kill(pid, SIGKILL), 0);
+    brd_sandbox_call_wait(call);
+    assert_int_not_equal(brd_sandbox_call_collect(call, &r), 0);
+    brd_sandbox_call_free(call);
+    assert_int_equal(r.pid == 0 || r.pid == pid, 1);
+    if (r.err.code != BRD_E_FUNCTION_ERROR || !strstr(r.err.msg, "signal 9"))
+        fail_msg("%s: %s", brd_code_name(r.err.code), r.err.msg);
+    brd_sandbox_result_free(&r);
+    brd_sandbox_pool_forget(pool, fn);
+    brd_pyfn_free(fn);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -663,6 +867,10 @@ int main(void)
         cmocka_unit_test(tracebacks_quote_the_source_in_every_call),
         cmocka_unit_test(process_refuses_to_run_unprotected),
         cmocka_unit_test(cpu_budget_holds_under_a_lower_inherited_limit),
+        cmocka_unit_test(no_cpu_after_the_reply),
+        cmocka_unit_test(no_top_level_code_without_a_call),
+        cmocka_unit_test(retired_process_reaped_while_idle),
+        cmocka_unit_test(killed_from_outside_is_named),
     };
     /* brd_sandbox_init fixes the layers once per process: one child each. */
     static const char *const modes[] = {"all", "seccomp-only"};
