@@ -1,6 +1,7 @@
 /* api.c — loading and validating a registered API definition (see api.h);
  * the SQL part of a SQL API is sql_api.c's. */
 #include "api.h"
+#include "envsubst.h"
 
 #include "sql_api.h"
 
@@ -38,78 +39,6 @@ int brd_method_parse(const char *s, enum brd_method *out)
     return -1;
 }
 
-/* ---- ${env.NAME} ------------------------------------------------------------------ */
-
-static bool is_env_start(char c)
-{
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
-}
-
-static bool is_env_char(char c)
-{
-    return is_env_start(c) || (c >= '0' && c <= '9');
-}
-
-int brd_api_env_subst(const char *text, char **out, bool *used, char *msg, size_t msgsize)
-{
-    struct brd_strbuf b = {0};
-    *out = NULL;
-    *used = false;
-    if (brd_strbuf_add(&b, "", 0) < 0)
-        goto nomem;
-    for (const char *s = text; *s;) {
-        if (s[0] == '$' && s[1] == '$' && s[2] == '{') {
-            if (brd_strbuf_add(&b, "${", 2) < 0)
-                goto nomem;
-            s += 3;
-            continue;
-        }
-        if (s[0] == '$' && s[1] == '{') {
-            const char *name = s + 6, *end = name;
-            if (strncmp(s + 2, "env.", 4) != 0 || !is_env_start(*name)) {
-                snprintf(msg, msgsize, "only ${env.NAME} can be used here (write $${ for a literal ${)");
-                free(b.p);
-                return -1;
-            }
-            while (is_env_char(*end))
-                end++;
-            if (*end != '}') {
-                snprintf(msg, msgsize, "unterminated or invalid ${env.NAME}: a name is letters, digits "
-                         "and _, closed by }");
-                free(b.p);
-                return -1;
-            }
-            char var[256];
-            if ((size_t)(end - name) >= sizeof var) {
-                snprintf(msg, msgsize, "environment variable name too long");
-                free(b.p);
-                return -1;
-            }
-            memcpy(var, name, (size_t)(end - name));
-            var[end - name] = '\0';
-            const char *val = getenv(var);
-            if (!val) {
-                snprintf(msg, msgsize, "environment variable %s is not set", var);
-                free(b.p);
-                return -1;
-            }
-            if (brd_strbuf_add(&b, val, strlen(val)) < 0)
-                goto nomem;
-            *used = true;
-            s = end + 1;
-            continue;
-        }
-        if (brd_strbuf_add(&b, s, 1) < 0)
-            goto nomem;
-        s++;
-    }
-    *out = b.p;
-    return 0;
-nomem:
-    free(b.p);
-    snprintf(msg, msgsize, "out of memory");
-    return -1;
-}
 
 /* ---- field checks --------------------------------------------------------------------- */
 
@@ -218,7 +147,7 @@ static int load_headers(struct brd_api *api, struct json_object *h, struct brd_d
         }
         char *value = NULL, msg[256];
         bool used = false;
-        if (brd_api_env_subst(json_object_get_string(val), &value, &used, msg, sizeof msg) < 0) {
+        if (brd_env_subst(json_object_get_string(val), &value, &used, msg, sizeof msg) < 0) {
             rc = brd_diag_add(d, "%s: headers.%s: %s", api->file, key, msg);
             continue;
         }
@@ -491,7 +420,7 @@ int brd_api_load_with(const char *dir, const char *name, const struct brd_ds *co
     } else {
         char msg[256];
         bool used = false;
-        if (brd_api_env_subst(json_object_get_string(url), &api->url, &used, msg, sizeof msg) < 0) {
+        if (brd_env_subst(json_object_get_string(url), &api->url, &used, msg, sizeof msg) < 0) {
             rc = brd_diag_add(d, "%s: url: %s", file, msg);
         } else if (used && !(api->url_display = strdup(json_object_get_string(url)))) {
             rc = brd_diag_add(d, "%s: out of memory", file);

@@ -73,11 +73,6 @@ int brd_api_load_with(const char *dir, const char *name, const struct brd_ds *co
 
 void brd_api_free(struct brd_api *api);
 
-/* Substitutes ${env.NAME} in text from the environment ($${ writes a
- * literal ${; any other ${ is an error).  0 with *out (malloc'd) and *used
- * telling whether a variable was read, or -1 with a message in msg
- * ("environment variable USER_API_TOKEN is not set"). */
-int brd_api_env_subst(const char *text, char **out, bool *used, char *msg, size_t msgsize);
 
 /* "GET", "POST", ... */
 const char *brd_method_name(enum brd_method m);

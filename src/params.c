@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
+#include "envsubst.h"
+#include "base/name.h"
 
 /* Who declares the parameters: what "in" means and how names travel. */
 enum mode { M_WORKFLOW, M_HTTP, M_SQL };
@@ -417,7 +418,7 @@ static int load_one(const char *name, struct json_object *spec, enum mode m, enu
         if (m != M_WORKFLOW && json_object_is_type(def, json_type_string)) {
             char *text = NULL, msg[256];
             bool used = false;
-            if (brd_api_env_subst(json_object_get_string(def), &text, &used, msg, sizeof msg) < 0) {
+            if (brd_env_subst(json_object_get_string(def), &text, &used, msg, sizeof msg) < 0) {
                 json_object_put(src);
                 return brd_diag_add(d, "%s: params.%s: default: %s", where, name, msg);
             }

@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "api.h"
+#include "envsubst.h"
 #include "base/clock.h"
 #include "sql_api.h"
 #include "sql_driver.h"
@@ -218,7 +219,7 @@ static int ds_load(struct brd_ds *ds, const char *dir, struct json_object *root,
     } else {
         char msg[256];
         bool used = false;
-        if (brd_api_env_subst(json_object_get_string(path), &text, &used, msg, sizeof msg) < 0)
+        if (brd_env_subst(json_object_get_string(path), &text, &used, msg, sizeof msg) < 0)
             rc = brd_diag_add(d, "%s: path: %s", file, msg);
     }
     if (rc || !text) {

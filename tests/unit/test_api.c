@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "api.h"
+#include "envsubst.h"
 
 static char dir[64];
 
@@ -199,12 +200,12 @@ static void env_substitution(void **state)
     char *out;
     bool used;
     char msg[128];
-    assert_int_equal(brd_api_env_subst("a${env.BRD_TEST_API_NOPE}", &out, &used, msg, sizeof msg), -1);
+    assert_int_equal(brd_env_subst("a${env.BRD_TEST_API_NOPE}", &out, &used, msg, sizeof msg), -1);
     assert_string_equal(msg, "environment variable BRD_TEST_API_NOPE is not set");
-    assert_int_equal(brd_api_env_subst("${START.x}", &out, &used, msg, sizeof msg), -1);
-    assert_int_equal(brd_api_env_subst("${env.A", &out, &used, msg, sizeof msg), -1);
-    assert_int_equal(brd_api_env_subst("${env.1A}", &out, &used, msg, sizeof msg), -1);
-    assert_int_equal(brd_api_env_subst("plain $ text {x}", &out, &used, msg, sizeof msg), 0);
+    assert_int_equal(brd_env_subst("${START.x}", &out, &used, msg, sizeof msg), -1);
+    assert_int_equal(brd_env_subst("${env.A", &out, &used, msg, sizeof msg), -1);
+    assert_int_equal(brd_env_subst("${env.1A}", &out, &used, msg, sizeof msg), -1);
+    assert_int_equal(brd_env_subst("plain $ text {x}", &out, &used, msg, sizeof msg), 0);
     assert_string_equal(out, "plain $ text {x}");
     assert_false(used);
     free(out);
