@@ -20,6 +20,7 @@
 #include "log.h"
 #include "request.h"
 #include "sandbox.h"
+#include "worker_caps.h"
 #include "worker_seccomp.h"
 #include "base/clock.h"
 
@@ -328,6 +329,13 @@ int brd_worker_run(const struct brd_worker_args *a)
     prctl(PR_SET_PDEATHSIG, BRD_WORKER_SIG_DRAIN);
     if (getppid() != a->master)
         return BRD_WORKER_EXIT_OK;
+    /* Before anything else runs here, and before the zygote is exec'd:
+     * only what the worker and the zygote need is kept (worker_caps.h). */
+    struct brd_error cerr;
+    if (brd_worker_caps_limit(&cerr) != 0) {
+        fail_event("capabilities", cerr.msg);
+        return BRD_WORKER_EXIT_FAILED;
+    }
     int pipefd[2];
     if (pipe2(pipefd, O_NONBLOCK | O_CLOEXEC) != 0) {
         fail_event("start", strerror(errno));

@@ -1,0 +1,128 @@
+/* worker_caps.c — the worker's capabilities limited to what it and its
+ * sandbox zygote still need (worker_caps.h).  The raw system calls, as
+ * sandbox/privs.c does: no libcap. */
+#include "worker_caps.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <linux/capability.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define BIT(c) ((uint64_t)1 << (c))
+
+/* What is kept, when the process has it (docs/runtime.md, "The worker's
+ * capabilities"). */
+static const uint64_t kept = BIT(CAP_KILL) | BIT(CAP_SYS_RESOURCE) |              /* the worker */
+                             BIT(CAP_SETUID) | BIT(CAP_SETGID) | BIT(CAP_SETPCAP); /* the zygote */
+
+struct caps {
+    uint64_t eff, prm, inh;
+};
+
+static int caps_get(struct caps *c)
+{
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+    memset(d, 0, sizeof d);
+    if (syscall(SYS_capget, &h, d) != 0)
+        return -1;
+    c->eff = (uint64_t)d[1].effective << 32 | d[0].effective;
+    c->prm = (uint64_t)d[1].permitted << 32 | d[0].permitted;
+    c->inh = (uint64_t)d[1].inheritable << 32 | d[0].inheritable;
+    return 0;
+}
+
+static int caps_set(const struct caps *c)
+{
+    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
+    memset(d, 0, sizeof d);
+    d[0].effective = (uint32_t)c->eff;
+    d[1].effective = (uint32_t)(c->eff >> 32);
+    d[0].permitted = (uint32_t)c->prm;
+    d[1].permitted = (uint32_t)(c->prm >> 32);
+    d[0].inheritable = (uint32_t)c->inh;
+    d[1].inheritable = (uint32_t)(c->inh >> 32);
+    return syscall(SYS_capset, &h, d) == 0 ? 0 : -1;
+}
+
+/* The bounding set, as PR_CAPBSET_READ sees it: every number the kernel
+ * knows (it answers EINVAL past its last one). */
+static int bounding_get(uint64_t *out)
+{
+    *out = 0;
+    for (int cap = 0; cap < 64; cap++) {
+        int r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+        if (r < 0)
+            return errno == EINVAL && cap > 0 ? 0 : -1;
+        if (r == 1)
+            *out |= BIT(cap);
+    }
+    return 0;
+}
+
+static int fail(struct brd_error *err, const char *what)
+{
+    return brd_error_set(err, BRD_E_INTERNAL, "cannot limit the worker's capabilities: %s: %s",
+                         what, strerror(errno));
+}
+
+int brd_worker_caps_limit(struct brd_error *err)
+{
+    struct caps c;
+    if (caps_get(&c) != 0)
+        return fail(err, "capget");
+    if (c.prm == 0 && c.eff == 0 && c.inh == 0)
+        return 0; /* not root: nothing to drop (and no CAP_SETPCAP to drop with) */
+    uint64_t keep = c.prm & kept;
+    uint64_t bnd;
+    if (bounding_get(&bnd) != 0)
+        return fail(err, "PR_CAPBSET_READ");
+    /* The bounding set first: dropping from it needs CAP_SETPCAP in the
+     * effective set.  Without it, a process that is not root (capabilities
+     * from a file or the ambient set) keeps its bounding set: its exec'd
+     * zygote gains nothing from it.  A root without it fails here — its
+     * zygote, exec'd as root, would get the whole bounding set back. */
+    uid_t ru, eu, su;
+    if (getresuid(&ru, &eu, &su) != 0)
+        return fail(err, "getresuid");
+    bool bounding = (c.eff & BIT(CAP_SETPCAP)) || ru == 0 || eu == 0 || su == 0;
+    for (int cap = 0; bounding && cap < 64; cap++) {
+        if ((bnd & BIT(cap)) && !(keep & BIT(cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0)
+            return fail(err, "PR_CAPBSET_DROP");
+    }
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0)
+        return fail(err, "PR_CAP_AMBIENT_CLEAR_ALL");
+    struct caps want = {.eff = keep, .prm = keep, .inh = 0};
+    if (caps_set(&want) != 0)
+        return fail(err, "capset");
+
+    /* Read back what the kernel now holds. */
+    if (caps_get(&c) != 0)
+        return fail(err, "capget");
+    if (c.eff != keep || c.prm != keep || c.inh != 0) {
+        errno = EPERM;
+        return fail(err, "capget read back other sets");
+    }
+    if (bounding_get(&bnd) != 0)
+        return fail(err, "PR_CAPBSET_READ");
+    if (bounding && (bnd & ~keep)) {
+        errno = EPERM;
+        return fail(err, "the bounding set kept more");
+    }
+    for (int cap = 0; cap < 64; cap++) {
+        int r = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0);
+        if (r < 0 && errno == EINVAL && cap > 0)
+            break; /* past the kernel's last capability */
+        if (r != 0) {
+            if (r > 0)
+                errno = EPERM;
+            return fail(err, "PR_CAP_AMBIENT_IS_SET");
+        }
+    }
+    return 0;
+}
