@@ -83,14 +83,12 @@ int brd_worker_caps_limit(struct brd_error *err)
     if (bounding_get(&bnd) != 0)
         return fail(err, "PR_CAPBSET_READ");
     /* The bounding set first: dropping from it needs CAP_SETPCAP in the
-     * effective set.  Without it, a process that is not root (capabilities
-     * from a file or the ambient set) keeps its bounding set: its exec'd
-     * zygote gains nothing from it.  A root without it fails here — its
-     * zygote, exec'd as root, would get the whole bounding set back. */
-    uid_t ru, eu, su;
-    if (getresuid(&ru, &eu, &su) != 0)
-        return fail(err, "getresuid");
-    bool bounding = (c.eff & BIT(CAP_SETPCAP)) || ru == 0 || eu == 0 || su == 0;
+     * effective set.  Without it the bounding set stays as inherited: the
+     * zygote, exec'd as root, can regain at most that set — which whoever
+     * took CAP_SETPCAP away (a container runtime with `drop: [ALL]`, say)
+     * has already limited.  Refusing to serve there would stop braid on
+     * exactly the hosts that are locked down hardest. */
+    bool bounding = (c.eff & BIT(CAP_SETPCAP)) != 0;
     for (int cap = 0; bounding && cap < 64; cap++) {
         if ((bnd & BIT(cap)) && !(keep & BIT(cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0)
             return fail(err, "PR_CAPBSET_DROP");
