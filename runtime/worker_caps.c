@@ -1,7 +1,9 @@
 /* worker_caps.c — the worker's capabilities limited to what it and its
- * sandbox zygote still need (worker_caps.h).  The raw system calls, as
- * sandbox/privs.c does: no libcap. */
+ * sandbox zygote still need (worker_caps.h), with sandbox/caps.c's raw
+ * capget/capset. */
 #include "worker_caps.h"
+
+#include "caps.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -18,37 +20,6 @@
  * capabilities"). */
 static const uint64_t kept = BIT(CAP_KILL) | BIT(CAP_SYS_RESOURCE) |              /* the worker */
                              BIT(CAP_SETUID) | BIT(CAP_SETGID) | BIT(CAP_SETPCAP); /* the zygote */
-
-struct caps {
-    uint64_t eff, prm, inh;
-};
-
-static int caps_get(struct caps *c)
-{
-    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
-    memset(d, 0, sizeof d);
-    if (syscall(SYS_capget, &h, d) != 0)
-        return -1;
-    c->eff = (uint64_t)d[1].effective << 32 | d[0].effective;
-    c->prm = (uint64_t)d[1].permitted << 32 | d[0].permitted;
-    c->inh = (uint64_t)d[1].inheritable << 32 | d[0].inheritable;
-    return 0;
-}
-
-static int caps_set(const struct caps *c)
-{
-    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
-    memset(d, 0, sizeof d);
-    d[0].effective = (uint32_t)c->eff;
-    d[1].effective = (uint32_t)(c->eff >> 32);
-    d[0].permitted = (uint32_t)c->prm;
-    d[1].permitted = (uint32_t)(c->prm >> 32);
-    d[0].inheritable = (uint32_t)c->inh;
-    d[1].inheritable = (uint32_t)(c->inh >> 32);
-    return syscall(SYS_capset, &h, d) == 0 ? 0 : -1;
-}
 
 /* The bounding set, as PR_CAPBSET_READ sees it: every number the kernel
  * knows (it answers EINVAL past its last one). */
@@ -73,8 +44,8 @@ static int fail(struct brd_error *err, const char *what)
 
 int brd_worker_caps_limit(struct brd_error *err)
 {
-    struct caps c;
-    if (caps_get(&c) != 0)
+    struct brd_caps c;
+    if (brd_caps_get(&c) != 0)
         return fail(err, "capget");
     if (c.prm == 0 && c.eff == 0 && c.inh == 0)
         return 0; /* not root: nothing to drop (and no CAP_SETPCAP to drop with) */
@@ -95,12 +66,12 @@ int brd_worker_caps_limit(struct brd_error *err)
     }
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0)
         return fail(err, "PR_CAP_AMBIENT_CLEAR_ALL");
-    struct caps want = {.eff = keep, .prm = keep, .inh = 0};
-    if (caps_set(&want) != 0)
+    struct brd_caps want = {.eff = keep, .prm = keep, .inh = 0};
+    if (brd_caps_set(&want) != 0)
         return fail(err, "capset");
 
     /* Read back what the kernel now holds. */
-    if (caps_get(&c) != 0)
+    if (brd_caps_get(&c) != 0)
         return fail(err, "capget");
     if (c.eff != keep || c.prm != keep || c.inh != 0) {
         errno = EPERM;

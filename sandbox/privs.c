@@ -21,34 +21,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "internal.h"
 
 /* ---- capability sets, by the raw system calls (no libcap) ----------------------- */
-
-struct caps {
-    uint64_t eff, prm, inh;
-};
-
-static int caps_get(struct caps *c)
-{
-    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
-    memset(d, 0, sizeof d);
-    if (syscall(SYS_capget, &h, d) != 0)
-        return -1;
-    c->eff = (uint64_t)d[1].effective << 32 | d[0].effective;
-    c->prm = (uint64_t)d[1].permitted << 32 | d[0].permitted;
-    c->inh = (uint64_t)d[1].inheritable << 32 | d[0].inheritable;
-    return 0;
-}
-
-static int caps_clear(void)
-{
-    struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3];
-    memset(d, 0, sizeof d);
-    return syscall(SYS_capset, &h, d) == 0 ? 0 : -1;
-}
 
 static bool has_cap(uint64_t set, int cap)
 {
@@ -135,8 +111,8 @@ int brd_privs_configure(struct brd_sbx_privs *out, struct brd_error *err)
                              "sandboxed processes keep its own user; unset BRAID_SANDBOX_USER",
                              spec, (unsigned)ru);
     }
-    struct caps c;
-    if (caps_get(&c) != 0)
+    struct brd_caps c;
+    if (brd_caps_get(&c) != 0)
         return brd_error_set(err, BRD_E_INTERNAL, "capget: %s", strerror(errno));
     /* The worker raises a reused process's RLIMIT_CPU with prlimit before
      * each call; for a process of another uid that needs CAP_SYS_RESOURCE.
@@ -182,8 +158,8 @@ int brd_privs_last_cap(void)
 
 int brd_privs_drop(const struct brd_sbx_privs *p, int last_cap)
 {
-    struct caps c;
-    if (last_cap < 0 || caps_get(&c) != 0)
+    struct brd_caps c;
+    if (last_cap < 0 || brd_caps_get(&c) != 0)
         return -1;
     /* The bounding set needs CAP_SETPCAP.  A process without it (braid not
      * root) has no capability to keep, and with no-new-privs and no execve
@@ -208,11 +184,11 @@ int brd_privs_drop(const struct brd_sbx_privs *p, int last_cap)
             setresuid(p->uid, p->uid, p->uid) != 0)
             return -1;
     }
-    if (caps_clear() != 0)
+    if (brd_caps_set(&(struct brd_caps){0}) != 0)
         return -1;
 
     /* Read back what the kernel now holds. */
-    if (caps_get(&c) != 0 || c.eff || c.prm || c.inh)
+    if (brd_caps_get(&c) != 0 || c.eff || c.prm || c.inh)
         return -1;
     for (int cap = 0; cap <= last_cap; cap++) {
         int r = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
