@@ -88,10 +88,11 @@ static bool read_string(struct reader *r, size_t *n, bool *has_nul)
     size_t o = 0;
     *has_nul = false;
     r->i++;
-    /* The decoded text is never longer than the encoded one. */
-    if (!reserve(r, r->len - r->i + 1))
-        return false;
     for (;;) {
+        /* Room for the longest step (4 bytes) and the NUL, grown as the
+         * string needs it: never the size of the whole text. */
+        if (!reserve(r, o + 5))
+            return false;
         if (r->i >= r->len)
             return fail(r, r->i, "unterminated string");
         unsigned char u = (unsigned char)s[r->i];

@@ -8,6 +8,9 @@ import sys
 
 import pytest
 
+# tests/procinfo.py (shared by both suites) is importable from any test.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BRAID = os.environ.get("BRAID_BIN") or os.path.join(ROOT, "braid")
 BACKEND = os.path.join(ROOT, "tests", "backend", "backend.py")
@@ -160,7 +163,10 @@ class Served:
 
     # -- the servers --------------------------------------------------------
 
-    def start_nginx(self):
+    def start_nginx(self, inc=NGINX_FASTCGI_CONF, keepalive=0):
+        """nginx in front on a free port, with the FastCGI settings of inc;
+        keepalive > 0 passes through an upstream with that many idle
+        connections kept (for fastcgi_keep_conn on)."""
         self.port = free_port()
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             os.makedirs(os.path.join(self.tmp, "nginx", sub), exist_ok=True)
@@ -180,15 +186,18 @@ http {
     fastcgi_temp_path %(t)s/fastcgi;
     uwsgi_temp_path %(t)s/uwsgi;
     scgi_temp_path %(t)s/scgi;
+    %(pool)s
     server {
         listen 127.0.0.1:%(port)d;
         location / {
             include %(inc)s;
-            fastcgi_pass %(upstream)s;
+            fastcgi_pass %(pass)s;
         }
     }
 }
-""" % {"t": t, "port": self.port, "inc": NGINX_FASTCGI_CONF, "upstream": self.upstream,
+""" % {"t": t, "port": self.port, "inc": inc,
+       "pool": "upstream braid { server %s; keepalive %d; }" % (self.upstream, keepalive) if keepalive else "",
+       "pass": "braid" if keepalive else self.upstream,
        # nginx's workers run as nobody when started by root; the socket
        # lives in a folder only its owner may enter.
        "user": "user root;" if os.geteuid() == 0 else ""})

@@ -369,50 +369,7 @@ class KeepConnServed(Served):
         inc = os.path.join(self.tmp, "braid_fastcgi_keep.conf")
         with open(inc, "w") as f:
             f.write(conf.replace("fastcgi_keep_conn off;", "fastcgi_keep_conn on;"))
-        t = os.path.join(self.tmp, "nginx")
-        for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            os.makedirs(os.path.join(t, sub), exist_ok=True)
-        self.port = free_port()
-        path = os.path.join(t, "nginx.conf")
-        with open(path, "w") as f:
-            f.write("""daemon off;
-%(user)s
-worker_processes 1;
-pid %(t)s/nginx.pid;
-error_log %(t)s/error.log info;
-events { worker_connections 512; }
-http {
-    access_log off;
-    client_body_temp_path %(t)s/body;
-    proxy_temp_path %(t)s/proxy;
-    fastcgi_temp_path %(t)s/fastcgi;
-    uwsgi_temp_path %(t)s/uwsgi;
-    scgi_temp_path %(t)s/scgi;
-    upstream braid {
-        server %(upstream)s;
-        keepalive 8;
-    }
-    server {
-        listen 127.0.0.1:%(port)d;
-        location / {
-            include %(inc)s;
-            fastcgi_pass braid;
-        }
-    }
-}
-""" % {"t": t, "port": self.port, "inc": inc, "upstream": self.upstream,
-       "user": "user root;" if os.geteuid() == 0 else ""})
-        self.nginx = subprocess.Popen(["nginx", "-p", t, "-c", path],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-        def up():
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return True
-            except OSError:
-                assert self.nginx.poll() is None, "nginx exited: " + self.nginx_errors()
-                return False
-        wait_for(up, 10, what="nginx")
+        super().start_nginx(inc=inc, keepalive=8)
 
 
 @pytest.fixture

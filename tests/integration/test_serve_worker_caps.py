@@ -10,40 +10,13 @@ import os
 import pytest
 
 from conftest import FN_ECHO, standard_service
+from procinfo import ZYGOTE_ARGV0, children, status
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: a non-root worker has no capability")
 
 CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_SETPCAP, CAP_SYS_RESOURCE = 5, 6, 7, 8, 24
 ALLOWED = (1 << CAP_KILL | 1 << CAP_SETGID | 1 << CAP_SETUID | 1 << CAP_SETPCAP |
            1 << CAP_SYS_RESOURCE)
-ZYGOTE_ARGV0 = b"braid-sandbox-zygote"
-
-
-def status(pid):
-    with open("/proc/%d/status" % pid) as f:
-        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
-
-
-def zygote_children(ppid):
-    """pids of ppid's children running the zygote's program, oldest first:
-    the zygote, then the sandboxed processes it forked (CLONE_PARENT)."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d, "rb") as f:
-                stat = f.read()
-            with open("/proc/%s/cmdline" % d, "rb") as f:
-                argv0 = f.read().split(b"\0")[0]
-        except OSError:
-            continue
-        fields = stat[stat.rindex(b")") + 2:].split()
-        if int(fields[1]) == ppid and argv0 == ZYGOTE_ARGV0:
-            out.append((int(fields[19]), int(d)))
-    return [pid for _, pid in sorted(out)]
-
-
 def assert_limited(pid, what):
     st = status(pid)
     for field in ("CapEff", "CapPrm", "CapBnd"):
@@ -76,7 +49,7 @@ def test_workers_and_zygotes_keep_only_what_they_need(service, backend, serve, s
     assert len(workers) == 2
     for w in workers:
         assert_limited(w, "worker")
-        zs = zygote_children(w)
+        zs = [p.pid for p in children(w, ZYGOTE_ARGV0)]
         assert zs, w
         assert_limited(zs[0], "zygote")
         for p in zs[1:]:  # the warm sandboxed processes: nothing at all

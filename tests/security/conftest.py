@@ -7,6 +7,9 @@ import sys
 
 import pytest
 
+# tests/procinfo.py (shared by both suites) is importable from any test.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BRAID = os.environ.get("BRAID_BIN", os.path.join(ROOT, "braid"))
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")

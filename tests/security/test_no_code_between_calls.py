@@ -9,6 +9,7 @@ import subprocess
 import time
 
 from conftest import BRAID, Outcome, assert_next_call_ok, call, write_function
+from procinfo import children
 
 
 def test_top_level_code_that_never_ends_fails_its_call(svc, layers):
@@ -22,22 +23,6 @@ def test_top_level_code_that_never_ends_fails_its_call(svc, layers):
     assert_next_call_ok(svc, layers)
 
 
-def children(pid):
-    """Live children of pid: [(pid, start time in ticks)]."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.append((int(d), int(fields[19])))
-    return out
-
-
 def test_kill_9_from_outside_names_the_signal(svc, layers):
     write_function(svc, "victim", "import time\ndef handler(event, context):\n    time.sleep(30)\n",
                    {"timeout_ms": 20000})
@@ -49,10 +34,10 @@ def test_kill_9_from_outside_names_the_signal(svc, layers):
         deadline = time.monotonic() + 10
         while len(children(proc.pid)) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
-        kids = sorted(children(proc.pid), key=lambda k: k[1])
+        kids = children(proc.pid)
         assert len(kids) == 2, kids
         time.sleep(0.3)
-        os.kill(kids[-1][0], signal.SIGKILL)
+        os.kill(kids[-1].pid, signal.SIGKILL)
         stdout, stderr = proc.communicate(timeout=15)
     finally:
         if proc.poll() is None:

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from conftest import BRAID, assert_next_call_ok, call, write_function
+from procinfo import ZYGOTE_ARGV0, children, status
 
 SLEEPER = """
 import time
@@ -20,34 +21,6 @@ def handler(event, context):
     time.sleep(30)
     return {"slept": True}
 """
-
-ZYGOTE_ARGV0 = b"braid-sandbox-zygote"
-
-
-def children(ppid):
-    """(starttime, pid) of every process whose parent is ppid and whose
-    argv[0] is the zygote's."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open(f"/proc/{d}/stat", "rb") as f:
-                stat = f.read()
-            with open(f"/proc/{d}/cmdline", "rb") as f:
-                argv0 = f.read().split(b"\0")[0]
-        except OSError:
-            continue
-        fields = stat[stat.rindex(b")") + 2:].split()
-        if int(fields[1]) == ppid and argv0 == ZYGOTE_ARGV0:
-            out.append((int(fields[19]), int(d)))
-    return sorted(out)
-
-
-def status(pid):
-    with open(f"/proc/{pid}/status") as f:
-        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
-
 
 def sandboxed_status(directory, layers, env_extra=None, prefix=()):
     """Starts the sleeping function and returns the /proc status of its
@@ -62,12 +35,12 @@ def sandboxed_status(directory, layers, env_extra=None, prefix=()):
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             assert proc.poll() is None, proc.communicate()
-            kids = children(proc.pid)
+            kids = children(proc.pid, ZYGOTE_ARGV0)
             if len(kids) >= 2:  # the zygote and the sandboxed process
-                st = status(kids[-1][1])
+                st = status(kids[-1].pid)
                 if st.get("Seccomp") == "2":
                     time.sleep(0.2)  # into the handler's sleep
-                    return status(kids[-1][1])
+                    return status(kids[-1].pid)
             time.sleep(0.02)
         pytest.fail("no sealed sandboxed process appeared")
     finally:
