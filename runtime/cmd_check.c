@@ -7,6 +7,7 @@
 #include "commands.h"
 #include "fnrunner.h"
 #include "service.h"
+#include "sql_api.h"
 
 static const char usage_text[] =
     "usage: braid check DIR [--connect]\n"
@@ -14,21 +15,24 @@ static const char usage_text[] =
     "Loads and validates the service directory DIR (datasources/, apis/, functions/,\n"
     "workflows/) as `braid serve` would, and reports every problem, one per line,\n"
     "each naming its file (and node and field).  Every SQLite statement is prepared\n"
-    "against its database either way; --connect will also prepare the statements of\n"
-    "PostgreSQL and MySQL data sources on their live servers (docs/datasources.md).\n"
+    "against its database either way; --connect also connects to every PostgreSQL and\n"
+    "MySQL data source and prepares its statements there (docs/datasources.md).\n"
     "\n"
     "exit status: 0 valid, 1 problems found, 2 bad usage\n";
 
 int brd_cmd_check(int argc, char **argv)
 {
     const char *dir = NULL;
+    bool connect = false;
     for (int i = 1; i < argc; i++) {
         if (brd_cli_is_help(argv[i])) {
             fputs(usage_text, stdout);
             return 0;
         }
-        if (!strcmp(argv[i], "--connect"))
-            continue; /* SQLite, the one driver yet, is always checked live */
+        if (!strcmp(argv[i], "--connect")) {
+            connect = true;
+            continue;
+        }
         if (dir || argv[i][0] == '-') {
             fprintf(stderr, "braid check: unexpected argument '%s'\n\n%s", argv[i], usage_text);
             return 2;
@@ -42,6 +46,22 @@ int brd_cmd_check(int argc, char **argv)
     struct brd_service *s = NULL;
     if (brd_cli_load_service("check", dir, &s) != 0)
         return 1;
+    if (connect) {
+        struct brd_diags d = {0};
+        int bad = 0;
+        for (size_t i = 0; i < s->napis; i++)
+            bad |= brd_sql_api_check_live(s->apis[i], &d);
+        if (bad) {
+            for (size_t i = 0; i < d.count; i++)
+                fprintf(stderr, "%s\n", d.msgs[i]);
+            fprintf(stderr, "braid check: %zu problem%s in %s\n", d.count, d.count == 1 ? "" : "s", dir);
+            brd_diags_free(&d);
+            brd_service_free(s);
+            brd_fnrunner_shutdown();
+            return 1;
+        }
+        brd_diags_free(&d);
+    }
     size_t nodes = 0;
     for (size_t i = 0; i < s->nworkflows; i++)
         nodes += s->workflows[i]->nnodes - 2;

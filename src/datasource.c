@@ -52,6 +52,7 @@ int brd_ds_load(const char *dir, const char *name, struct brd_ds **out, struct b
         return brd_diag_add(d, "%s: out of memory", file);
     }
     memcpy(ds->name, name, strlen(name) + 1);
+    ds->pool = 1;
 
     struct json_object *root = NULL, *type = NULL;
     struct brd_error err;

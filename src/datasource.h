@@ -25,6 +25,9 @@ struct brd_ds {
     char *file;                          /* "datasources/app.json", for messages */
     const struct brd_sql_driver *driver; /* by "type" */
     bool write;                          /* "write": true — statements may change data */
+    int pool;                            /* "pool": connections one worker may hold to it
+                                            (default 1; set before the driver's ds_load,
+                                            which reads the field) */
     char *key;                           /* identity of a connection to it (same key, same
                                             database and mode): a worker's connection cache
                                             is keyed by it, so it survives a reload.  Never

@@ -18,6 +18,7 @@ void brd_sql_shape_clear(struct brd_sql_shape *shape)
         free(shape->columns[i]);
     free(shape->placeholders);
     free(shape->columns);
+    free(shape->native);
     memset(shape, 0, sizeof *shape);
 }
 
@@ -26,6 +27,7 @@ void brd_sql_api_free(struct brd_sql_api *s)
     if (!s)
         return;
     free(s->sql);
+    free(s->native);
     free(s->bind);
     free(s);
 }
@@ -142,6 +144,11 @@ int brd_sql_api_load(struct brd_api *api, const struct brd_sql_fields *f, const 
             rc = brd_diag_add(d, "%s: sql: %s", file, err.msg);
         } else {
             s->writes = shape.writes;
+            if (shape.native) {
+                s->native = shape.native;
+                s->native_len = strlen(shape.native);
+                shape.native = NULL;
+            }
             if (s->writes && !s->ds->write)
                 rc = brd_diag_add(d, "%s: sql: the statement changes data, but data source \"%s\" is "
                                   "read-only (add \"write\": true to %s)", file, s->ds->name, s->ds->file);
@@ -157,4 +164,23 @@ int brd_sql_api_load(struct brd_api *api, const struct brd_sql_fields *f, const 
     }
     api->sql = s;
     return 0;
+}
+
+int brd_sql_api_check_live(const struct brd_api *api, struct brd_diags *d)
+{
+    const struct brd_sql_api *s = api->sql;
+    if (!s || !s->ds->driver->check_live)
+        return 0;
+    const char *text = s->native ? s->native : s->sql;
+    size_t len = s->native ? s->native_len : s->sql_len;
+    struct brd_sql_shape shape = {0};
+    struct brd_error err;
+    brd_error_clear(&err);
+    int rc = 0;
+    if (s->ds->driver->check_live(s->ds, text, len, &shape, &err) != 0)
+        rc = brd_diag_add(d, "%s: sql: on data source %s: %s", api->file, s->ds->name, err.msg);
+    else
+        rc = check_columns(api, &shape, d);
+    brd_sql_shape_clear(&shape);
+    return rc;
 }

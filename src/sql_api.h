@@ -24,6 +24,9 @@ struct brd_sql_api {
     char *sql;                 /* the statement as written */
     size_t sql_len;
     uint64_t sql_hash;         /* FNV-1a of sql: a connection's statement cache key */
+    char *native;              /* what the server prepares (:name rewritten to $k / ?);
+                                  NULL for SQLite, which takes :name itself */
+    size_t native_len;
     int max_rows;              /* more rows is a DATASOURCE_ERROR; default 1000 */
     bool writes;               /* the statement changes data (its source has "write": true) */
     size_t *bind;              /* positional placeholder k → index in api->params.items */
@@ -45,6 +48,13 @@ struct brd_sql_fields {
  * Problems go to d prefixed with api->file.  Returns 0 with api->sql, or -1. */
 int brd_sql_api_load(struct brd_api *api, const struct brd_sql_fields *f, const struct brd_ds *const *dss,
                      size_t nds, bool params_ok, struct brd_diags *d);
+
+/* `braid check --connect`: prepares the statement of a loaded SQL API on
+ * its live database when its driver checks there (PostgreSQL, MySQL),
+ * and checks the result's column names.  Problems go to d prefixed with
+ * api->file (never a password or DSN).  0 (also for SQLite, checked at
+ * load already), or -1. */
+int brd_sql_api_check_live(const struct brd_api *api, struct brd_diags *d);
 
 void brd_sql_api_free(struct brd_sql_api *s);
 
