@@ -23,7 +23,7 @@ FUZZ_SECONDS ?= 30
 # A recipe that needs a flag and finds pkg-config silent stops with an error
 # naming `make deps`, never with a wall of compile or link errors.
 # `VAR = $(eval VAR := ...)$(VAR)` asks once per make process, then remembers.
-PKGS       := json-c libpcre2-8 libcurl sqlite3
+PKGS       := json-c libpcre2-8 libcurl sqlite3 libpq libmariadb
 pkgconf     = $(or $(shell pkg-config $(1) 2>/dev/null),$(error pkg-config $(1) printed nothing: \
                 the -dev packages are missing. Run `make deps` (make run and make test do it for you)))
 PKG_CFLAGS  = $(eval PKG_CFLAGS := $(call pkgconf,--cflags $(PKGS)))$(PKG_CFLAGS)
@@ -62,7 +62,13 @@ DEB_PACKAGES := gcc make pkg-config clang libclang-rt-14-dev \
                 libjson-c-dev libpcre2-dev libcmocka-dev libcurl4-openssl-dev \
                 libpython3.11-dev libpython3-dev libseccomp-dev \
                 python3 python3-pytest nginx libfcgi-dev spawn-fcgi \
-                apache2 lighttpd wrk curl libsqlite3-dev sqlite3
+                apache2 lighttpd wrk curl libsqlite3-dev sqlite3 \
+                libpq-dev libmariadb-dev
+
+# The database servers the SQL integration tests start in temporary
+# directories (tests/integration/dbservers.py); `make test` installs them
+# (make deps-db), `make run` does not need them.
+DB_PACKAGES := postgresql mariadb-server
 
 # Debian packages `make image` / `make image-test` need (make image-deps
 # installs the missing ones; docs/deploy.md).
@@ -93,7 +99,7 @@ BENCH_BIN  := $(BENCH_C:bench/%.c=$(BUILD)/bench/%)
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: seed-backend seed-backend-stop image-deps image image-test
-.PHONY: all build deps test test-unit test-asan test-conformance test-integration \
+.PHONY: all build deps deps-db test test-unit test-asan test-conformance test-integration \
         test-security test-fuzz test-layers test-fresh fuzz bench bench-http run clean help
 
 all: build
@@ -108,6 +114,16 @@ deps:                                          ## install the Debian packages th
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	    echo "deps: installing $$missing"; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+deps-db:                                       ## install PostgreSQL and MariaDB (the SQL tests start their own)
+	@missing=$$(for p in $(DB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "deps-db: installing $$missing"; \
 	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	    $$SUDO apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
@@ -177,7 +193,7 @@ $(BUILD)/conformance/%: tests/conformance/%.c $(LIBS)
 SUBMAKE    := $(MAKE) --no-print-directory
 
 test:                                          ## run every suite (installs deps first)
-	@$(SUBMAKE) deps
+	@$(SUBMAKE) deps deps-db
 	@$(SUBMAKE) build
 	@$(SUBMAKE) test-layers test-unit test-asan test-conformance test-integration test-security test-fuzz image-test
 

@@ -9,8 +9,7 @@
 #include "base/jsonutil.h"
 #include "sql_driver.h"
 
-/* Types the SPEC names whose drivers are not built yet. */
-static const char *const planned[] = {"postgresql", "mysql"};
+static const struct brd_sql_driver *const drivers[] = {&brd_sqlite_driver, &brd_pg_driver, &brd_mysql_driver};
 
 void brd_ds_free(struct brd_ds *ds)
 {
@@ -67,24 +66,15 @@ int brd_ds_load(const char *dir, const char *name, struct brd_ds **out, struct b
         rc = brd_diag_add(d, "%s: must be a JSON object such as {\"type\": \"sqlite\", \"path\": \"data/app.db\"}, "
                           "got %s", file, brd_json_type_name(root));
     } else if (json_object_object_get_ex(root, "type", &type) && !json_object_is_type(type, json_type_string)) {
-        rc = brd_diag_add(d, "%s: type: must be a string: \"sqlite\" (\"postgresql\" and \"mysql\" are not "
-                          "supported yet)", file);
+        rc = brd_diag_add(d, "%s: type: must be a string: \"sqlite\", \"postgresql\" or \"mysql\"", file);
     } else {
         const char *t = type ? json_object_get_string(type) : "sqlite";
-        if (!strcmp(t, brd_sqlite_driver.type)) {
-            ds->driver = &brd_sqlite_driver;
-        } else {
-            bool is_planned = false;
-            for (size_t i = 0; i < sizeof planned / sizeof *planned; i++)
-                is_planned |= !strcmp(t, planned[i]);
-            if (is_planned)
-                rc = brd_diag_add(d, "%s: type: \"%s\" is not supported yet by this build of braid (only "
-                                  "\"sqlite\"; the PostgreSQL and MySQL/MariaDB drivers come next, see "
-                                  "docs/datasources.md)", file, t);
-            else
-                rc = brd_diag_add(d, "%s: type: unknown type %s (one of \"sqlite\", \"postgresql\", "
-                                  "\"mysql\")", file, brd_json_compact(type, NULL));
-        }
+        for (size_t i = 0; i < sizeof drivers / sizeof *drivers && !ds->driver; i++)
+            if (!strcmp(t, drivers[i]->type))
+                ds->driver = drivers[i];
+        if (!ds->driver)
+            rc = brd_diag_add(d, "%s: type: unknown type %s (one of \"sqlite\", \"postgresql\", \"mysql\")",
+                              file, brd_json_compact(type, NULL));
     }
     if (rc == 0)
         rc = ds->driver->ds_load(ds, dir, root, d);
