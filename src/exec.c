@@ -40,6 +40,7 @@ struct nrun {
     struct json_object *raw;       /* trace: an API's raw result before its filter (owned) */
     struct json_object *branch;    /* trace: how a switch chose (owned) */
     struct brd_http_call *http;
+    struct brd_sql_call *sql;    /* a PostgreSQL / MySQL statement in flight */
     struct brd_fn_call *fn;
     int64_t rows, affected;        /* trace: a SQL node's row count and a write's
                                       affected rows (-1: none) */
@@ -403,8 +404,10 @@ static void start_node(struct run *r, int v)
             json_object_put(params);
             if (rc != 0)
                 node_failed(r, v, &err);
+            else if (brd_sql_done(c))
+                sql_done(r, v, c);   /* SQLite finishes inline */
             else
-                sql_done(r, v, c);   /* brd_sql_done(c): SQLite finished inline */
+                x->sql = c;          /* the wait loop steps it */
             return;
         }
         struct brd_http_args args = {api, params, x->input, r->request_id,
@@ -522,7 +525,7 @@ static void wait_once(struct run *r)
     int *owner = owner_local;
     int64_t now = brd_now_us(), wake = r->deadline;
     for (size_t i = 0; i < nn; i++)
-        if (r->n[i].fn)
+        if (r->n[i].fn || r->n[i].sql)
             nfds++;
     if (nfds > 16) {
         fds = calloc(nfds, sizeof *fds);
@@ -538,14 +541,28 @@ static void wait_once(struct run *r)
     if (nfds) {
         nfds = 0;
         for (size_t i = 0; i < nn; i++) {
-            if (!r->n[i].fn)
-                continue;
-            fds[nfds].fd = fr->ops->fd(r->n[i].fn);
-            fds[nfds].events = POLLIN;
-            owner[nfds++] = (int)i;
-            int64_t d = fr->ops->deadline(r->n[i].fn);
-            if (d < wake)
-                wake = d;
+            struct nrun *x = &r->n[i];
+            if (x->fn) {
+                fds[nfds].fd = fr->ops->fd(x->fn);
+                fds[nfds].events = POLLIN;
+                owner[nfds++] = (int)i;
+                int64_t d = fr->ops->deadline(x->fn);
+                if (d < wake)
+                    wake = d;
+            } else if (x->sql) {
+                short events = 0;
+                int fd = brd_sql_poll_fd(x->sql, &events);
+                if (fd < 0) {
+                    wake = now;   /* to be stepped at once */
+                } else {
+                    fds[nfds].fd = fd;
+                    fds[nfds].events = events;
+                    owner[nfds++] = (int)i;
+                }
+                int64_t d = brd_sql_deadline(x->sql);
+                if (d < wake)
+                    wake = d;
+            }
         }
     }
     int timeout_ms = wake <= now ? 0 : (int)((wake - now + 999) / 1000);
@@ -560,6 +577,8 @@ static void wait_once(struct run *r)
         now = brd_now_us();
         for (size_t k = 0; k < nfds && !r->failed; k++) {
             struct nrun *x = &r->n[owner[k]];
+            if (x->sql && fds[k].revents)
+                brd_sql_step(x->sql, fds[k].revents);
             if (!x->fn)
                 continue;
             bool timed_out = now >= fr->ops->deadline(x->fn);
@@ -569,6 +588,26 @@ static void wait_once(struct run *r)
             fr->ops->step(x->fn, timed_out, &done);
             if (done)
                 fn_done(r, owner[k]);
+        }
+    }
+    /* Statements past their deadline, or with nothing to wait on, are
+     * stepped now; then every finished one completes its node (finishing
+     * one may have started another that waited for its connection). */
+    now = brd_now_us();
+    for (size_t i = 0; i < nn && !r->failed; i++) {
+        struct nrun *x = &r->n[i];
+        if (!x->sql || brd_sql_done(x->sql))
+            continue;
+        short events;
+        if (now >= brd_sql_deadline(x->sql) || brd_sql_poll_fd(x->sql, &events) < 0)
+            brd_sql_step(x->sql, 0);
+    }
+    for (size_t i = 0; i < nn && !r->failed; i++) {
+        struct nrun *x = &r->n[i];
+        if (x->sql && brd_sql_done(x->sql)) {
+            struct brd_sql_call *c = x->sql;
+            x->sql = NULL;
+            sql_done(r, (int)i, c);
         }
     }
     if (fds != fds_local) {
@@ -585,6 +624,10 @@ static void cancel_all(struct run *r)
         if (x->http) {
             brd_http_cancel(x->http);
             x->http = NULL;
+        }
+        if (x->sql) {
+            brd_sql_cancel(x->sql);
+            x->sql = NULL;
         }
         if (x->fn) {
             fr->ops->cancel(x->fn);
@@ -713,7 +756,7 @@ int brd_engine_run(struct brd_engine *e, const struct brd_service *s,
         }
         bool busy = brd_http_in_flight(e->http) > 0;
         for (size_t i = 0; i < wf->nnodes && !busy; i++)
-            busy = r.n[i].fn != NULL;
+            busy = r.n[i].fn != NULL || r.n[i].sql != NULL;
         if (!busy) {
             struct brd_error err;
             brd_error_set(&err, BRD_E_INTERNAL, "workflow %s stalled: nothing is running "

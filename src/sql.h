@@ -4,8 +4,11 @@
  *
  * The shape follows http_api.h so the engine treats both alike: start a
  * call, collect its result, free it.  SQLite calls finish inside
- * brd_sql_start (brd_sql_done is then true at once); the non-blocking
- * drivers to come will finish later, through the engine's wait loop.
+ * brd_sql_start (brd_sql_done is then true at once); PostgreSQL and MySQL
+ * calls finish later: the engine polls brd_sql_poll_fd in its wait loop
+ * and calls brd_sql_step until brd_sql_done.  Each data source has up to
+ * its "pool" connections per worker; a call that finds them all busy waits
+ * for one (until its deadline) and starts when one comes free.
  *
  * Ownership: a struct brd_sql owns its connections (closed by
  * brd_sql_free); a call belongs to its caller until brd_sql_call_free.
@@ -48,8 +51,25 @@ struct brd_sql_args {
 int brd_sql_start(struct brd_sql *q, const struct brd_sql_args *args, struct brd_sql_call **out,
                   struct brd_error *err);
 
-/* True once the call has finished (always, for SQLite). */
+/* True once the call has finished (at once, for SQLite). */
 bool brd_sql_done(const struct brd_sql_call *c);
+
+/* The socket a running call waits on and the poll(2) events it wants, or
+ * -1 (waiting for a free connection, finished, or to be stepped at once). */
+int brd_sql_poll_fd(const struct brd_sql_call *c, short *events);
+
+/* The call's deadline (absolute CLOCK_MONOTONIC µs): step it then even
+ * when its socket stays quiet. */
+int64_t brd_sql_deadline(const struct brd_sql_call *c);
+
+/* Advances a call after poll (revents as filled, 0 when its deadline
+ * passed).  Finishing a call may start another one that waited for its
+ * connection: check brd_sql_done of every call afterwards. */
+void brd_sql_step(struct brd_sql_call *c, short revents);
+
+/* Gives up on a call (running: stopped on the server and its connection
+ * closed; waiting: taken off the queue) and frees it. */
+void brd_sql_cancel(struct brd_sql_call *c);
 
 /* For a finished call: 0 with *raw = {"data": [rows]} (+ "affected_rows")
  * (the reference passes to the caller), or -1 with err: DATASOURCE_ERROR
