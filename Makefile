@@ -100,7 +100,7 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-s
 
 .PHONY: seed-backend seed-backend-stop image-deps image image-test
 .PHONY: all build deps deps-db test test-unit test-asan test-conformance test-integration \
-        test-security test-fuzz test-layers test-fresh fuzz bench bench-http run clean help
+        test-security test-fuzz test-layers test-fresh fuzz bench bench-sql bench-http run clean help
 
 all: build
 
@@ -277,6 +277,11 @@ $(BUILD)/bench/%: bench/%.c $(LIBS) $(BUILD)/obj/runtime/fnrunner.o
 
 bench: $(BENCH_BIN)                            ## print benchmark figures (not a test)
 	@for b in $(BENCH_BIN); do echo "== bench: $$b"; $$b; done
+
+bench-sql:                                     ## µs per SQL node: SQLite, PostgreSQL, MariaDB beside the client libraries by hand
+	@$(SUBMAKE) deps deps-db
+	@$(SUBMAKE) build $(BUILD)/bench/bench_sql
+	@bench/sql.sh
 
 bench-http:                                    ## braid serve vs a libfcgi hello through nginx, wrk c=16/64 (BENCH_SECONDS=10)
 	@$(SUBMAKE) deps
