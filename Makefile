@@ -74,6 +74,8 @@ DB_PACKAGES := postgresql mariadb-server
 # installs the missing ones; docs/deploy.md).
 IMAGE_PACKAGES := podman runc mmdebstrap slirp4netns catatonit
 
+SEED_DB    := examples/seed/data/users.db
+
 SRC_C      := $(sort $(wildcard src/base/*.c src/*.c))
 SANDBOX_C  := $(sort $(wildcard sandbox/*.c))
 RUNTIME_C  := $(sort $(wildcard runtime/*.c))
@@ -98,13 +100,13 @@ BENCH_BIN  := $(BENCH_C:bench/%.c=$(BUILD)/bench/%)
 
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: seed-backend seed-backend-stop image-deps image image-test
+.PHONY: fanout-backend fanout-backend-stop image-deps image image-test
 .PHONY: all build deps deps-db test test-unit test-asan test-conformance test-integration \
         test-security test-fuzz test-layers test-fresh fuzz bench bench-sql bench-http run clean help
 
 all: build
 
-build: braid                                   ## build the braid binary (the default)
+build: braid $(SEED_DB)                        ## build the braid binary and the seed example's database (the default)
 
 help:                                          ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(firstword $(MAKEFILE_LIST)) | sed -E 's/:.*## /\t/' | expand -t 22
@@ -150,6 +152,13 @@ LIBS_ASAN  := $(BUILD)/libbraid_sandbox-asan.a $(BUILD)/libbraid-asan.a
 
 braid: $(RT_OBJ) $(LIBS)
 	@echo '  LD   $@'; $(CC) $(CFLAGS) -o $@ $(RT_OBJ) $(LIBS) $(LDLIBS_ALL)
+
+# The seed example's SQLite database, from its checked-in SQL (the .db is
+# never in git).  Built into a temporary file first: an error leaves no
+# half-made database behind for braid to open.
+$(SEED_DB): $(SEED_DB:.db=.sql)
+	@command -v sqlite3 >/dev/null || { echo "sqlite3 (the command) is missing: run 'make deps'" >&2; exit 1; }
+	@echo '  DB   $@'; rm -f $@.tmp && sqlite3 -bail $@.tmp < $< && mv $@.tmp $@
 
 # ---- tests ------------------------------------------------------------------
 
@@ -314,23 +323,26 @@ image-test: image                              ## run the image and docker/k8s/ 
 test-fresh: image-deps                         ## make run + make test-unit in a fresh Debian 12 container (tests HEAD)
 	@$(PODMAN) docker/fresh-machine.sh
 
-SEED_RUN := $(CURDIR)/$(BUILD)/seed-backend
+FANOUT_RUN := $(CURDIR)/$(BUILD)/fanout-backend
 
-seed-backend: deps                             ## start the seed example's backend (nginx, 127.0.0.1:8081) in the background
-	@mkdir -p $(SEED_RUN) /tmp/braid-seed-nginx
-	@sed "s|BRAID_SEED_ROOT|$(CURDIR)/examples/seed/backend|" examples/seed/backend/nginx.conf > $(SEED_RUN)/nginx.conf
-	@if [ -f $(SEED_RUN)/nginx.pid ] && kill -0 $$(cat $(SEED_RUN)/nginx.pid) 2>/dev/null; then \
-	  echo "seed backend: already running on http://127.0.0.1:8081"; \
+fanout-backend: deps                           ## start the fanout example's backend (nginx, 127.0.0.1:8081) in the background
+	@mkdir -p $(FANOUT_RUN)/tmp
+	@sed -e "s|BRAID_BACKEND_ROOT|$(CURDIR)/examples/fanout/backend|" -e "s|BRAID_BACKEND_TMP|$(FANOUT_RUN)/tmp|" \
+	    examples/fanout/backend/nginx.conf > $(FANOUT_RUN)/nginx.conf
+	@if [ -f $(FANOUT_RUN)/nginx.pid ] && kill -0 $$(cat $(FANOUT_RUN)/nginx.pid) 2>/dev/null; then \
+	  echo "fanout backend: already running on http://127.0.0.1:8081"; \
 	else \
-	  nginx -p $(SEED_RUN) -c $(SEED_RUN)/nginx.conf -g "pid $(SEED_RUN)/nginx.pid;" && \
-	  echo "seed backend: http://127.0.0.1:8081/users/1 (stop it with: make seed-backend-stop)"; \
+	  nginx -p $(FANOUT_RUN) -c $(FANOUT_RUN)/nginx.conf -g "pid $(FANOUT_RUN)/nginx.pid;" \
+	      </dev/null >/dev/null 2>$(FANOUT_RUN)/error.log && \
+	  echo "fanout backend: http://127.0.0.1:8081/orders/1001 (stop it with: make fanout-backend-stop)" || \
+	  { cat $(FANOUT_RUN)/error.log >&2; exit 1; }; \
 	fi
 
-seed-backend-stop:                             ## stop the seed example's backend
-	@if [ -f $(SEED_RUN)/nginx.pid ]; then kill $$(cat $(SEED_RUN)/nginx.pid) 2>/dev/null; rm -f $(SEED_RUN)/nginx.pid; fi; echo "seed backend: stopped"
+fanout-backend-stop:                           ## stop the fanout example's backend
+	@if [ -f $(FANOUT_RUN)/nginx.pid ]; then kill $$(cat $(FANOUT_RUN)/nginx.pid) 2>/dev/null; rm -f $(FANOUT_RUN)/nginx.pid; fi; echo "fanout backend: stopped"
 
-# The README's first command: the seed backend, `braid serve examples/seed`
-# and nginx in front, in the foreground until Ctrl-C (docker/run-local.sh).
+# The README's first command: `braid serve examples/seed` (its users in
+# SQLite, nothing else to start) and nginx in front, in the foreground until Ctrl-C (docker/run-local.sh).
 RUN_PORT ?=
 RUN_ADMIN_PORT ?=
 run:                                           ## serve the seed example through nginx on 127.0.0.1:8080 (Ctrl-C stops)
@@ -339,6 +351,6 @@ run:                                           ## serve the seed example through
 	@RUN_PORT='$(RUN_PORT)' RUN_ADMIN_PORT='$(RUN_ADMIN_PORT)' docker/run-local.sh
 
 clean:                                         ## remove everything the build made
-	rm -rf $(BUILD) braid
+	rm -rf $(BUILD) braid $(SEED_DB)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

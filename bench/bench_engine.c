@@ -6,16 +6,16 @@
  *     of an empty workflow (START → END), so the per-node figure excludes
  *     the fixed cost of a run.
  *  2. CPU µs of this process per run of the seed workflow
- *     (examples/seed, real backend on 127.0.0.1:8081, real sandbox):
- *     the backend and the Python functions run in other processes, so
- *     CLOCK_PROCESS_CPUTIME_ID counts the engine, libcurl and the pipe
- *     I/O only.  Beside it, a baseline doing the unavoidable part by hand
- *     in the same run: one kept-alive libcurl GET of the same URL, a
- *     json-c parse, one call of the same function in the same sandbox.
+ *     (examples/seed: its SQLite users, real sandbox): the Python
+ *     functions run in other processes, so CLOCK_PROCESS_CPUTIME_ID counts
+ *     the engine, SQLite and the pipe I/O only.  Beside it, a baseline
+ *     doing the unavoidable part by hand in the same run: the same
+ *     prepared SQLite lookup, one call of the same function in the same
+ *     sandbox.
  *
- * Usage: build/bench/bench_engine [RUNS]   (make seed-backend first for 2)
+ * Usage: build/bench/bench_engine [RUNS]   (make build first: the seed's database)
  */
-#include <curl/curl.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,44 +153,26 @@ static void bench_chain(int runs)
         fprintf(stderr, "could not remove %s\n", dir);
 }
 
-static size_t sink(char *p, size_t size, size_t n, void *ud)
-{
-    struct { char buf[4096]; size_t len; } *b = ud;
-    size_t k = size * n;
-    if (b->len + k < sizeof b->buf) {
-        memcpy(b->buf + b->len, p, k);
-        b->len += k;
-    }
-    return k;
-}
-
-/* The seed flow by hand: GET the user, parse, call the function. */
+/* The seed flow by hand: look the user up, build the event, call the function. */
 static double baseline_seed(struct brd_sandbox_pool *pool, const struct brd_pyfn *fn, int runs)
 {
-    CURL *c = curl_easy_init();
-    struct { char buf[4096]; size_t len; } body;
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sink);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_open_v2("examples/seed/data/users.db", &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT id, name FROM users WHERE id = ?", -1, &st, NULL) != SQLITE_OK) {
+        fprintf(stderr, "baseline: %s\n", db ? sqlite3_errmsg(db) : "cannot open the seed's database");
+        exit(1);
+    }
     double t0 = cpu_us();
     for (int i = 0; i < runs; i++) {
-        char url[64];
-        snprintf(url, sizeof url, "http://127.0.0.1:8081/users/%d", 2 + i % 3);
-        body.len = 0;
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        if (curl_easy_perform(c) != CURLE_OK) {
-            fprintf(stderr, "baseline: backend unreachable\n");
-            exit(1);
-        }
-        struct json_object *doc = NULL;
         struct brd_error err;
-        if (brd_json_parse(body.buf, body.len, &doc, &err) != 0)
-            exit(1);
         char event[256];
-        struct json_object *user = json_object_array_get_idx(json_object_object_get(doc, "data"), 0);
-        snprintf(event, sizeof event, "{\"user_id\":%d,\"name\":\"%s\"}",
-                 json_object_get_int(json_object_object_get(user, "id")),
-                 json_object_get_string(json_object_object_get(user, "name")));
-        json_object_put(doc);
+        sqlite3_bind_int64(st, 1, 2 + i % 3);
+        if (sqlite3_step(st) != SQLITE_ROW)
+            exit(1);
+        snprintf(event, sizeof event, "{\"user_id\":%lld,\"name\":\"%s\"}",
+                 (long long)sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1));
+        sqlite3_reset(st);
         struct brd_sandbox_context ctx = {"bench", "user_lookup", "PYTHON1", 0};
         struct brd_sandbox_call *call = NULL;
         if (brd_sandbox_call_start(pool, fn, event, strlen(event), &ctx, &call, &err) != 0)
@@ -204,7 +186,8 @@ static double baseline_seed(struct brd_sandbox_pool *pool, const struct brd_pyfn
         brd_sandbox_call_free(call);
     }
     double t = cpu_us() - t0;
-    curl_easy_cleanup(c);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
     return t / runs;
 }
 
@@ -220,13 +203,13 @@ static void bench_seed(int runs)
     struct brd_engine *e = NULL;
     if (brd_engine_new(&e, &err) != 0)
         exit(1);
-    /* Is the backend there? */
+    /* Does the seed run (its database built)? */
     struct json_object *probe = NULL;
     brd_json_parse("{\"uid\":2}", 9, &probe, &err);
     struct brd_run_result res;
     struct brd_run_opts opts = {"bench", false};
     if (brd_engine_run(e, s, brd_service_workflow(s, "user_lookup"), probe, &opts, &res) != 0) {
-        printf("seed workflow: skipped (%s) — run `make seed-backend` first\n", res.err.msg);
+        printf("seed workflow: skipped (%s) — run `make build` first\n", res.err.msg);
         json_object_put(probe);
         brd_run_result_clear(&res);
         brd_engine_free(e);
@@ -255,7 +238,7 @@ static void bench_seed(int runs)
     brd_pyfn_free(fn);
     printf("seed workflow (uid 2):      %8.2f us CPU per run in this process, %8.1f us wall (%d runs)\n",
            seed, wall, runs);
-    printf("  by-hand baseline:         %8.2f us CPU per run, %8.1f us wall (curl GET + parse + sandbox call)\n",
+    printf("  by-hand baseline:         %8.2f us CPU per run, %8.1f us wall (SQLite lookup + sandbox call)\n",
            base, bwall);
     printf("  orchestration overhead:   %8.2f us CPU per run   (target <= 30 us)\n", seed - base);
     brd_engine_free(e);

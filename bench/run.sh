@@ -16,9 +16,9 @@
 # admin /status), and the time from starting the server to the first 200
 # through nginx.  The requests alternate uid=1 and uid=2 (both branches).
 #
-# The seed copies call their own backend: nginx serving examples/seed/
-# backend on a free port (the same files and config as `make
-# seed-backend`, another port), so nothing else on 127.0.0.1:8081 matters.
+# The seed copies read their users from their own copy of the seed's SQLite
+# database (examples/seed/data/users.db, made by `make build`): the SQL API
+# runs inline in the worker, nothing else is started besides nginx.
 #
 # Settings (environment): BENCH_SECONDS (10), BENCH_WORKERS (braid workers =
 # hello processes; default 4 per CPU), BENCH_CONCURRENCY ("16 64"), BENCH_THREADS
@@ -46,10 +46,9 @@ free_port() {
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 rm -rf "$B"
-mkdir -p "$B/backend/tmp" "$B/nginx/tmp"
+mkdir -p "$B/nginx/tmp"
 SOCK="$B/app.sock"
 PORT=$(free_port)
-BPORT=$(free_port)
 ADMIN_PORT=$(free_port)
 NGINX_USER=
 [ "$(id -u)" = 0 ] && NGINX_USER="user root;"
@@ -67,19 +66,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# ---- the backend, the seed copies, nginx ------------------------------------------
+# ---- the seed copies, nginx ------------------------------------------
 
-sed -e "s|BRAID_SEED_ROOT|$ROOT/examples/seed/backend|" -e "s|/tmp/braid-seed-nginx|$B/backend/tmp|" \
-    -e "s|127.0.0.1:8081|127.0.0.1:$BPORT|" "$ROOT/examples/seed/backend/nginx.conf" > "$B/backend/nginx.conf"
-nginx -p "$B/backend" -c "$B/backend/nginx.conf" -g "daemon off; pid $B/backend/nginx.pid; $NGINX_USER" \
-      </dev/null 2>"$B/backend/stderr" &
-PIDS+=($!)
+[ -f "$ROOT/examples/seed/data/users.db" ] || die "examples/seed/data/users.db is missing (make build)"
 
 for iso in warm call; do
     d="$B/seed-$iso"
     mkdir -p "$d"
-    cp -r "$ROOT/examples/seed/workflows" "$ROOT/examples/seed/functions" "$ROOT/examples/seed/apis" "$d/"
-    sed -i "s|127.0.0.1:8081|127.0.0.1:$BPORT|" "$d/apis/get_user.json"
+    cp -r "$ROOT/examples/seed/workflows" "$ROOT/examples/seed/functions" "$ROOT/examples/seed/apis" \
+          "$ROOT/examples/seed/datasources" "$d/"
+    mkdir -p "$d/data" && cp "$ROOT/examples/seed/data/users.db" "$d/data/"
     if [ "$iso" = call ]; then
         for f in "$d"/functions/*.py; do echo '{"isolation": "call"}' > "${f%.py}.json"; done
     fi
@@ -121,10 +117,9 @@ EOF
 
 URL="http://127.0.0.1:$PORT"
 for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$BPORT/users/1" >/dev/null && [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/")" = 502 ] && break
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/")" = 502 ] && break
     sleep 0.1
 done
-curl -sf "http://127.0.0.1:$BPORT/users/1" >/dev/null || die "the backend did not start"
 
 # ---- measuring ------------------------------------------------------------------------
 

@@ -4,7 +4,6 @@
 #
 #   (no argument), or flags       braid serve $BRAID_SERVICE_DIR [flags] + nginx
 #   healthcheck                   exit 0 when the admin endpoint's /healthz says ok
-#   seed-backend                  the seed example's JSON backend on 127.0.0.1:8081
 #   anything else                 run as given (`braid check /srv/braid`, `bash`, ...)
 #
 # SIGTERM / SIGINT / SIGQUIT: nginx is told to stop gracefully (it closes its
@@ -41,18 +40,8 @@ healthcheck() {
     exec curl -fsS -o /dev/null --max-time 2 "http://$host:$port/healthz"
 }
 
-seed_backend() {
-    # The seed example's stand-in backend (examples/seed/backend), for demos
-    # and the image test: apis/get_user.json calls 127.0.0.1:8081.
-    local dir=$BRAID_RUN_DIR/seed-backend root=${BRAID_SEED_BACKEND_ROOT:-$BRAID_SERVICE_DIR/backend}
-    mkdir -p "$dir" /tmp/braid-seed-nginx || exit 1
-    sed "s|BRAID_SEED_ROOT|$root|" "$root/nginx.conf" > "$dir/nginx.conf" || exit 1
-    exec nginx -e stderr -c "$dir/nginx.conf" -g "daemon off; pid $dir/nginx.pid;"
-}
-
 case "${1:-}" in
     healthcheck) healthcheck ;;
-    seed-backend) seed_backend ;;
     ''|-*) ;;                     # serve, with any flags given appended
     *) exec "$@" ;;
 esac

@@ -4,9 +4,9 @@
 #
 #   1. the image's settings (non-root user, ports, stop signal, healthcheck);
 #   2. a pod with the published loopback ports 127.0.0.1:HTTP -> 8080 and
-#      127.0.0.1:ADMIN -> 9100 (slirp4netns: the host side stays on loopback),
-#      the seed example's backend as a second container, and the image as it
-#      is (read-only root, the baked-in seed): both seed requests, /healthz,
+#      127.0.0.1:ADMIN -> 9100 (slirp4netns: the host side stays on loopback)
+#      and the image as it is, alone (read-only root, the baked-in seed with
+#      its SQLite users: no other server): both seed requests, /healthz,
 #      the HEALTHCHECK, an env twin (BRAID_WORKERS), the JSON log lines;
 #   3. the same pod, a service directory mounted over /srv/braid (the seed,
 #      a function importing the stdlib modules functions may use, a slow
@@ -28,7 +28,7 @@ P=braid-image-test
 POD=$P-pod
 KUBE_POD=braid-pod-0                 # podman kube play's name for Deployment "braid"
 KUBE_CTR=$KUBE_POD-braid
-KUBE_VOLUMES=(braid-apis braid-functions braid-workflows braid-tmp braid-seed-backend-tmp)
+KUBE_VOLUMES=(braid-apis braid-datasources braid-functions braid-workflows braid-tmp)
 TMP=$(mktemp -d /tmp/braid-image-test.XXXXXX)
 chmod 0755 "$TMP"                    # the container's user reads the mounted directory
 PODMAN_LOG=$TMP/podman.log           # podman's own chatter (no systemd here for healthcheck timers)
@@ -45,14 +45,14 @@ pm() { podman "$@" 2>>"$PODMAN_LOG"; }
 cleanup() {
     local status=$?
     if [ "$failed" != 0 ] || [ "$status" != 0 ]; then
-        for c in $P-backend $P-seed $P-drain $KUBE_CTR; do
+        for c in $P-seed $P-drain $KUBE_CTR; do
             podman container exists "$c" 2>/dev/null || continue
             echo "---- logs of $c (last 20 lines)"; podman logs --tail 20 "$c" 2>&1
         done
         echo "---- podman (last 20 lines)"; tail -20 "$PODMAN_LOG"
     fi
     podman pod rm -f -t 2 "$POD" >/dev/null 2>&1
-    podman rm -f -t 2 $P-backend $P-seed $P-drain >/dev/null 2>&1
+    podman rm -f -t 2 $P-seed $P-drain >/dev/null 2>&1
     [ -f "$TMP/kube.yaml" ] && podman kube down "$TMP/kube.yaml" >/dev/null 2>&1
     podman pod rm -f -t 2 "$KUBE_POD" >/dev/null 2>&1
     podman volume rm -f "${KUBE_VOLUMES[@]}" >/dev/null 2>&1
@@ -81,7 +81,7 @@ USER_JSON='{"user_id":2,"name":"bob","role":"user","vip":false}'
 
 # Leftovers of an interrupted earlier run.
 podman pod rm -f -t 0 "$POD" "$KUBE_POD" >/dev/null 2>&1
-podman rm -f -t 0 $P-backend $P-seed $P-drain >/dev/null 2>&1
+podman rm -f -t 0 $P-seed $P-drain >/dev/null 2>&1
 podman volume rm -f "${KUBE_VOLUMES[@]}" >/dev/null 2>&1
 
 if ! podman image exists "$IMAGE"; then
@@ -103,7 +103,6 @@ while [ "$ADMIN" = "$HTTP" ]; do ADMIN=$(free_port); done
 echo "== podman run: pod $POD, 127.0.0.1:$HTTP -> 8080, 127.0.0.1:$ADMIN -> 9100"
 pm pod create --name "$POD" --network slirp4netns \
     -p "127.0.0.1:$HTTP:8080" -p "127.0.0.1:$ADMIN:9100" >/dev/null || bad "pod create"
-pm run -d --pod "$POD" --name $P-backend --read-only "$IMAGE" seed-backend >/dev/null || bad "run the seed backend"
 pm run -d --pod "$POD" --name $P-seed --read-only -e BRAID_WORKERS=3 "$IMAGE" >/dev/null || bad "run the image"
 
 healthz() { curl -fsS --max-time 2 "http://127.0.0.1:$ADMIN/healthz"; }
@@ -120,6 +119,8 @@ if wait_ok "the image's /healthz" healthz; then
     expect "processes run as uid 10001" "$(pm exec $P-seed id -u)" "10001"
     check "read-only root: a write outside /tmp fails" bash -c \
         "podman exec $P-seed touch /srv/braid/x 2>&1 | grep -q 'Read-only file system'"
+    check "the seed's users come from its baked-in SQLite database" bash -c \
+        "podman exec $P-seed test -s /srv/braid/data/users.db"
     check "a JSON log line per request on stderr" bash -c \
         "podman logs $P-seed 2>&1 | grep -q '\"workflow\":\"user_lookup\",\"status\":200'"
     pm stop -t 10 $P-seed >/dev/null
@@ -214,6 +215,7 @@ if (cd "$TMP" && pm kube play --build=false --network none kube.yaml >/dev/null)
         expect "kube: BRAID_WORKERS from the manifest (/status)" \
             "$(kexec curl -sS --max-time 2 http://127.0.0.1:9100/status 2>>"$PODMAN_LOG" | json_field workers)" "4"
         expect "kube: service directory from the ConfigMaps" "$(kexec ls /srv/braid/workflows 2>>"$PODMAN_LOG")" "user_lookup.json"
+        expect "kube: data source from its ConfigMap" "$(kexec ls /srv/braid/datasources 2>>"$PODMAN_LOG")" "app.json"
         expect "kube: runAsUser 10001" "$(kexec id -u 2>>"$PODMAN_LOG")" "10001"
         expect "kube: allowPrivilegeEscalation false (NoNewPrivs), a seccomp filter, no capabilities" \
             "$(kexec grep -E '^(NoNewPrivs|Seccomp|CapEff):' /proc/1/status 2>>"$PODMAN_LOG" | tr -s ' \t' ' ' | tr '\n' ' ')" \
@@ -222,9 +224,9 @@ if (cd "$TMP" && pm kube play --build=false --network none kube.yaml >/dev/null)
             "podman exec $KUBE_CTR touch /srv/x 2>&1 | grep -q 'Read-only file system'"
     fi
     check "kube: the pod stops (SIGTERM to each container)" podman pod stop -t 20 "$KUBE_POD"
-    expect "kube: both containers exit with status 0" "$(pm ps -a --filter "pod=$KUBE_POD" \
+    expect "kube: the container exits with status 0" "$(pm ps -a --filter "pod=$KUBE_POD" \
         --format '{{.Names}}={{.ExitCode}}' | grep -v infra | sort | tr '\n' ' ')" \
-        "$KUBE_CTR=0 $KUBE_POD-seed-backend=0 "
+        "$KUBE_CTR=0 "
     check "podman kube down" podman kube down "$TMP/kube.yaml"
 else
     bad "podman kube play of docker/k8s"

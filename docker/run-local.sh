@@ -1,17 +1,16 @@
 #!/bin/bash
 # run-local.sh — `make run`: the seed example served through nginx, on this machine.
 #
-# Starts, in order, and in the foreground:
-#   1. the seed example's backend (nginx serving JSON on 127.0.0.1:8081, the
-#      URL examples/seed/apis/get_user.json calls) — or uses the one already
-#      running there (`make seed-backend`), which it then leaves running;
-#   2. `braid serve examples/seed` on the unix socket build/run/braid.sock,
+# The seed example reads its users from a SQLite data source
+# (examples/seed/data/users.db, which `make build` makes from users.sql), so
+# nothing else needs to run.  Starts, in order, and in the foreground:
+#   1. `braid serve examples/seed` on the unix socket build/run/braid.sock,
 #      with its admin endpoint on 127.0.0.1:$RUN_ADMIN_PORT (default 9100);
-#   3. nginx on 127.0.0.1:$RUN_PORT (default 8080), configured from
+#   2. nginx on 127.0.0.1:$RUN_PORT (default 8080), configured from
 #      docker/nginx/braid_fastcgi.conf (copied into build/run/nginx/).
 # Then prints the curl lines to try and shows braid's JSON log lines.
 # Ctrl-C (SIGINT) or SIGTERM stops what it started: nginx finishes what it
-# is answering, braid drains, then the backend stops; nothing is left.
+# is answering, braid drains; nothing is left.
 #
 # Ports: when RUN_PORT / RUN_ADMIN_PORT are not given and the default is
 # taken, a free port is used instead (and printed); a port given explicitly
@@ -29,7 +28,6 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUN="$ROOT/build/run"
 BRAID="$ROOT/braid"
 SEED="$ROOT/examples/seed"
-BACKEND_PORT=8081            # fixed: examples/seed/apis/get_user.json calls it
 DEFAULT_PORT=8080
 DEFAULT_ADMIN_PORT=9100
 
@@ -37,6 +35,7 @@ say() { printf 'make run: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
 [ -x "$BRAID" ] || die "$BRAID is missing: run 'make build' first"
+[ -f "$SEED/data/users.db" ] || die "$SEED/data/users.db is missing: run 'make build' first (it makes it from users.sql)"
 command -v nginx >/dev/null || die "nginx is not installed: run 'make deps' first"
 command -v curl >/dev/null || die "curl is not installed: run 'make deps' first"
 
@@ -79,13 +78,13 @@ PORT=$(choose_port RUN_PORT "${RUN_PORT:-}" "$DEFAULT_PORT") || exit 1
 ADMIN_PORT=$(choose_port RUN_ADMIN_PORT "${RUN_ADMIN_PORT:-}" "$DEFAULT_ADMIN_PORT") || exit 1
 [ "$PORT" != "$ADMIN_PORT" ] || die "RUN_PORT and RUN_ADMIN_PORT must differ"
 
-mkdir -p "$RUN/backend/tmp" "$RUN/nginx/tmp"
+mkdir -p "$RUN/nginx/tmp"
 # nginx's worker processes drop to `nobody` when started by root; the
 # checkout (and the socket in build/run) may not be reachable by nobody.
 NGINX_USER=
 [ "$(id -u)" = 0 ] && NGINX_USER="user root;"
 
-BACKEND_PID= BRAID_PID= NGINX_PID=
+BRAID_PID= NGINX_PID=
 STOPPING=
 
 # stop_and_wait PID SIGNAL SECONDS WHAT: signals PID, waits up to SECONDS
@@ -113,12 +112,10 @@ cleanup() {
     trap '' INT TERM HUP
     say "stopping"
     # The front first (no new requests; SIGQUIT: finish the ones in hand)
-    # and braid at the same time (SIGTERM: drain); then the backend, which
-    # in-flight requests may still have needed.
+    # and braid at the same time (SIGTERM: drain).
     [ -n "$NGINX_PID" ] && kill -QUIT "$NGINX_PID" 2>/dev/null
     stop_and_wait "$BRAID_PID" TERM 40 "braid"
     stop_and_wait "$NGINX_PID" QUIT 10 "nginx"
-    stop_and_wait "$BACKEND_PID" QUIT 10 "the seed backend"
     say "stopped"
 }
 trap 'cleanup; exit 0' INT TERM HUP
@@ -140,30 +137,13 @@ wait_until() {
     die "$what did not start within ${secs}s"
 }
 
-# ---- 1. the seed backend --------------------------------------------------------
-
-if port_free "$BACKEND_PORT"; then
-    sed -e "s|BRAID_SEED_ROOT|$SEED/backend|" -e "s|/tmp/braid-seed-nginx|$RUN/backend/tmp|" \
-        "$SEED/backend/nginx.conf" > "$RUN/backend/nginx.conf"
-    nginx -p "$RUN/backend" -c "$RUN/backend/nginx.conf" \
-          -g "daemon off; pid $RUN/backend/nginx.pid; $NGINX_USER" </dev/null &
-    BACKEND_PID=$!
-    wait_until 10 "$BACKEND_PID" "the seed backend" \
-        curl -sf "http://127.0.0.1:$BACKEND_PORT/users/1"
-    BACKEND_NOTE="started on http://127.0.0.1:$BACKEND_PORT"
-elif curl -sf -m 2 "http://127.0.0.1:$BACKEND_PORT/users/1" | grep -q '"alice"'; then
-    BACKEND_NOTE="already running on http://127.0.0.1:$BACKEND_PORT (left running on exit)"
-else
-    die "127.0.0.1:$BACKEND_PORT is taken by something that is not the seed backend; the seed example's API (examples/seed/apis/get_user.json) calls that port: free it first"
-fi
-
-# ---- 2. braid serve -------------------------------------------------------------
+# ---- 1. braid serve -------------------------------------------------------------
 
 "$BRAID" serve "$SEED" --listen "unix:$RUN/braid.sock" --admin "127.0.0.1:$ADMIN_PORT" </dev/null &
 BRAID_PID=$!
 wait_until 20 "$BRAID_PID" "braid serve" curl -sf "http://127.0.0.1:$ADMIN_PORT/healthz"
 
-# ---- 3. nginx in front ------------------------------------------------------------
+# ---- 2. nginx in front ------------------------------------------------------------
 
 cp "$ROOT/docker/nginx/braid_fastcgi.conf" "$RUN/nginx/braid_fastcgi.conf"
 cat > "$RUN/nginx/nginx.conf" <<EOF
@@ -208,7 +188,7 @@ Braid is serving examples/seed at $U   (Ctrl-C stops everything)
   curl $A/status
   curl $A/metrics
 
-  seed backend: $BACKEND_NOTE
+  data:         examples/seed/data/users.db (SQLite, made by make build from users.sql)
   braid:        ./braid serve examples/seed --listen unix:build/run/braid.sock --admin 127.0.0.1:$ADMIN_PORT
   nginx:        build/run/nginx/nginx.conf (errors in build/run/nginx/error.log)
 
@@ -220,10 +200,9 @@ EOF
 while :; do
     wait -n
     # wait -n also returns when a trapped signal arrives (the trap exits).
-    for p in $BACKEND_PID $BRAID_PID $NGINX_PID; do
+    for p in $BRAID_PID $NGINX_PID; do
         if ! kill -0 "$p" 2>/dev/null; then
             case $p in
-                "$BACKEND_PID") what="the seed backend" ;;
                 "$BRAID_PID") what="braid serve" ;;
                 *) what="nginx" ;;
             esac

@@ -3,9 +3,11 @@
 
     python3 docker/k8s/configmaps.py examples/seed > docker/k8s/configmaps.yaml
 
-One ConfigMap per subfolder (braid-apis, braid-functions, braid-workflows),
-each file a key; deployment.yaml mounts each at /srv/braid/<subfolder>.
-A ConfigMap holds no folders, hence one per subfolder (docs/deploy.md).
+One ConfigMap per subfolder (braid-apis, braid-datasources, braid-functions,
+braid-workflows), each file a key; deployment.yaml mounts each at
+/srv/braid/<subfolder>.  A ConfigMap holds no folders, hence one per
+subfolder (docs/deploy.md).  Databases are data, not configuration: a
+SQLite file a data source names stays in the image (or a volume).
 The same as, for each subfolder,
     kubectl create configmap braid-apis --from-file=DIR/apis --dry-run=client -o yaml
 but with no kubectl needed, in a stable order, so the shipped file can be
@@ -16,7 +18,7 @@ import json
 import os
 import sys
 
-SUBFOLDERS = ("apis", "functions", "workflows")
+SUBFOLDERS = ("apis", "datasources", "functions", "workflows")
 # Only what Braid loads (SPEC section 1): <name>.json, <name>.py.
 EXTENSIONS = (".json", ".py")
 

@@ -399,10 +399,10 @@ def standard_service(service, backend, extra=None):
 
 # ---- the seed example behind each front server (test_front_servers.py) --------------
 #
-# The seed example (examples/seed) with its one API pointed at the tests'
-# backend instead of the seed backend on 127.0.0.1:8081, so the tests need
-# no fixed port.  The backend's /users/{id} answers {"data":[{"id":id,
-# "name":"user<id>"}]}: uid 1 takes the admin branch, any other the user one.
+# A copy of the seed example (examples/seed): its one API reads the users
+# from a SQLite database, built here from the checked-in data/users.sql
+# (as `make build` does), so the copy needs no backend and no fixed port.
+# uid 1 (alice) takes the admin branch, any other the user one.
 #
 # Apache drops root for a real user (it refuses to serve as root), so its
 # processes must reach braid's socket: FrontServer tests keep everything in
@@ -410,6 +410,7 @@ def standard_service(service, backend, extra=None):
 # of pytest's private tmp_path.
 
 import shutil
+import sqlite3
 import tempfile
 
 SEED_DIR = os.path.join(ROOT, "examples", "seed")
@@ -418,18 +419,19 @@ LIGHTTPD_CONF = os.path.join(ROOT, "docker", "lighttpd", "braid.conf")
 APACHE_MODULES = "/usr/lib/apache2/modules"
 
 
-def seed_copy(dest, api_url, isolation=None):
-    """Copies examples/seed (workflows, functions, apis) to dest with
-    apis/get_user.json's url set to api_url; with isolation, every function
-    gets functions/<name>.json {"isolation": isolation}.  Returns dest."""
-    for sub in ("workflows", "functions", "apis"):
+def seed_copy(dest, isolation=None):
+    """Copies examples/seed (workflows, functions, apis, datasources) to
+    dest and builds its data/users.db from data/users.sql; with isolation,
+    every function gets functions/<name>.json {"isolation": isolation}.
+    The copy's folders are readable by others (Apache's user).  Returns dest."""
+    for sub in ("workflows", "functions", "apis", "datasources"):
         shutil.copytree(os.path.join(SEED_DIR, sub), os.path.join(dest, sub))
-    api = os.path.join(dest, "apis", "get_user.json")
-    with open(api) as f:
-        spec = json.load(f)
-    spec["url"] = api_url
-    with open(api, "w") as f:
-        json.dump(spec, f)
+    os.makedirs(os.path.join(dest, "data"))
+    with open(os.path.join(SEED_DIR, "data", "users.sql")) as f:
+        script = f.read()
+    db = sqlite3.connect(os.path.join(dest, "data", "users.db"))
+    db.executescript(script)
+    db.close()
     if isolation:
         for name in os.listdir(os.path.join(dest, "functions")):
             if name.endswith(".py"):
@@ -448,9 +450,9 @@ def open_tmp():
 
 
 @pytest.fixture
-def seed_service(open_tmp, backend):
-    """A copy of examples/seed whose API calls the tests' backend."""
-    return seed_copy(os.path.join(open_tmp, "seed"), backend + "/users/{id}")
+def seed_service(open_tmp):
+    """A copy of examples/seed with its SQLite database."""
+    return seed_copy(os.path.join(open_tmp, "seed"))
 
 
 class FrontServer:

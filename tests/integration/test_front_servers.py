@@ -25,12 +25,12 @@ def check_seed(port):
     st, hd, data = http_request(port, "GET", "/user_lookup?uid=1")
     assert st == 200, data
     assert hd["content-type"] == JSON_CT
-    assert json.loads(data) == {"user_id": 1, "name": "user1", "role": "admin", "vip": True}
+    assert json.loads(data) == {"user_id": 1, "name": "alice", "role": "admin", "vip": True}
 
     st, hd, data = http_request(port, "GET", "/user_lookup?uid=2",
                                 headers={"X-Request-Id": "front-test-2"})
     assert st == 200, data
-    assert json.loads(data) == {"user_id": 2, "name": "user2", "role": "user", "vip": False}
+    assert json.loads(data) == {"user_id": 2, "name": "bob", "role": "user", "vip": False}
     assert hd["x-request-id"] == "front-test-2"
 
     # A JSON body reaches START too.
