@@ -101,7 +101,7 @@ BENCH_BIN  := $(BENCH_C:bench/%.c=$(BUILD)/bench/%)
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: fanout-backend fanout-backend-stop image-deps image image-test
-.PHONY: all build deps deps-db test test-unit test-asan test-conformance test-integration \
+.PHONY: all build deps deps-db test test-unit test-asan test-conformance test-integration test-examples \
         test-security test-fuzz test-layers test-fresh fuzz bench bench-sql bench-http run clean help
 
 all: build
@@ -204,7 +204,7 @@ SUBMAKE    := $(MAKE) --no-print-directory
 test:                                          ## run every suite (installs deps first)
 	@$(SUBMAKE) deps deps-db
 	@$(SUBMAKE) build
-	@$(SUBMAKE) test-layers test-unit test-asan test-conformance test-integration test-security test-fuzz image-test
+	@$(SUBMAKE) test-layers test-unit test-asan test-conformance test-integration test-examples test-security test-fuzz image-test
 
 # The layers hold: for each layer, a header it must not see does not compile
 # with that layer's flags, and one it may see does (so the probe can fail).
@@ -245,6 +245,11 @@ test-integration: braid                        ## pytest suites that drive the b
 	@if ls tests/integration/test_*.py >/dev/null 2>&1; then \
 	  BRAID_BIN=$(CURDIR)/braid BRAID_SHARED=$(abspath $(SHARED)) $(PYTHON) -m pytest -q tests/integration; \
 	else echo "integration: no suites yet"; fi
+
+EXAMPLES := $(sort $(wildcard examples/*/workflows))
+test-examples: build                           ## braid test over every example's recorded cases (offline)
+	@fail=0; for w in $(EXAMPLES); do d=$${w%/workflows}; echo "== braid test $$d"; ./braid test $$d || fail=1; done; \
+	[ $$fail = 0 ] && echo "examples: all recorded cases passed" || { echo "examples: FAILED"; exit 1; }
 
 test-security: braid                           ## sandbox escape tests (pytest, real CPython in the real sandbox)
 	@if ls tests/security/test_*.py >/dev/null 2>&1; then \

@@ -8,12 +8,13 @@
 #include "fnrunner.h"
 #include "service.h"
 #include "sql_api.h"
+#include "testcase.h"
 
 static const char usage_text[] =
     "usage: braid check DIR [--connect]\n"
     "\n"
     "Loads and validates the service directory DIR (datasources/, apis/, functions/,\n"
-    "workflows/) as `braid serve` would, and reports every problem, one per line,\n"
+    "workflows/, and the recorded test cases in tests/) as `braid serve` would, and reports every problem, one per line,\n"
     "each naming its file (and node and field).  Every SQLite statement is prepared\n"
     "against its database either way; --connect also connects to every PostgreSQL and\n"
     "MySQL data source and prepares its statements there (docs/datasources.md).\n"
@@ -46,10 +47,13 @@ int brd_cmd_check(int argc, char **argv)
     struct brd_service *s = NULL;
     if (brd_cli_load_service("check", dir, &s) != 0)
         return 1;
-    if (connect) {
+    {
         struct brd_diags d = {0};
         int bad = 0;
-        for (size_t i = 0; i < s->napis; i++)
+        struct brd_testsuite t = {0};
+        bad |= brd_tests_load(dir, s, NULL, &t, &d);
+        brd_tests_free(&t);
+        for (size_t i = 0; connect && i < s->napis; i++)
             bad |= brd_sql_api_check_live(s->apis[i], &d);
         if (bad) {
             for (size_t i = 0; i < d.count; i++)

@@ -23,8 +23,9 @@ static const struct command {
     /* {"name", brd_cmd_name, "usage line"}, — one line per subcommand */
     {"call", brd_cmd_call, "call DIR FUNCTION [--event JSON|@FILE] [--trace]  run one function, as a workflow would"},
     {"serve", brd_cmd_serve, "serve DIR [--listen ADDR] [FLAGS]    serve the workflows over FastCGI (a master + workers)"},
-    {"check", brd_cmd_check, "check DIR                            validate a service directory, exit 1 on errors"},
+    {"check", brd_cmd_check, "check DIR [--connect]                validate a service directory (and its tests/), exit 1 on errors"},
     {"run", brd_cmd_run, "run DIR WORKFLOW [--input JSON|@FILE] [--trace]  run a workflow once, as served"},
+    {"test", brd_cmd_test, "test DIR [WORKFLOW] [--record [--update]] [--junit FILE]  run the recorded test cases"},
     {"graph", brd_cmd_graph, "graph DIR WORKFLOW                   Graphviz DOT of a workflow"},
     {"expr", brd_cmd_expr, "expr EXPRESSION [--input JSON|@FILE]  print a switch condition's value"},
     {"path", brd_cmd_path, "path [--paths] JSONPATH [FILE|-]     print the matches (or their paths) as a JSON array"},
@@ -34,7 +35,7 @@ static const struct command {
 static void usage(FILE *out)
 {
     fputs("usage: braid COMMAND [ARGS]\n\n"
-          "Braid composes HTTP APIs and Python functions into workflows served over FastCGI.\n\n"
+          "Braid composes SQL queries, HTTP APIs and Python functions into workflows served over FastCGI.\n\n"
           "commands:\n", out);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  braid %s\n", commands[i].usage);

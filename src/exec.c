@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "http_api.h"
+#include "params.h"
 #include "sql.h"
 #include "base/clock.h"
 
@@ -45,6 +46,7 @@ struct nrun {
     int64_t rows, affected;        /* trace: a SQL node's row count and a write's
                                       affected rows (-1: none) */
     bool in_filter;                /* the function call is an API's filter */
+    bool replayed;                 /* its transfer's outcome came from opts.replay */
     int64_t start_us, end_us, deadline_us;
     int attempts;
     struct brd_error err;
@@ -58,6 +60,7 @@ struct run {
     struct brd_engine *e;
     struct nrun *n;
     const char *request_id;
+    struct json_object *replay, *record;   /* opts' (borrowed) */
     int64_t t0, deadline;
     bool done, failed;
     struct brd_error err;
@@ -342,6 +345,69 @@ static void start_function(struct run *r, int v, int function, struct json_objec
         node_failed(r, v, &err);
 }
 
+static void api_raw(struct run *r, int v, struct json_object *raw);
+
+/* A recorded test: the API or SQL node's transfer answers from the case's
+ * recording.  Its parameters resolve as live (a missing required one is
+ * the same PARAM_MISSING); params is consumed. */
+static void replay_transfer(struct run *r, int v, const struct brd_api *api, struct json_object *params)
+{
+    struct nrun *x = &r->n[v];
+    const char *id = r->wf->nodes[v].id;
+    struct brd_error err;
+    brd_error_clear(&err);
+    struct json_object *values = NULL, *rec = NULL, *raw = NULL, *e = NULL;
+    int rc = brd_params_resolve(&api->params, api->name, params, x->input, &values, &err);
+    json_object_put(params);
+    if (rc != 0) {
+        node_failed(r, v, &err);
+        return;
+    }
+    x->sent = values;
+    x->replayed = true;
+    x->attempts = 1;
+    if (!json_object_object_get_ex(r->replay, id, &rec)) {
+        brd_error_set(&err, BRD_E_INTERNAL, "node %s ran, but the case has no recording for it "
+                      "(record one: braid test DIR WORKFLOW --record)", id);
+        fail_run(r, v, &err);
+        return;
+    }
+    if (json_object_object_get_ex(rec, "result", &raw)) {
+        api_raw(r, v, brd_json_ref(raw));
+        return;
+    }
+    struct json_object *code = NULL, *msg = NULL;
+    json_object_object_get_ex(rec, "error", &e);
+    json_object_object_get_ex(e, "code", &code);
+    json_object_object_get_ex(e, "message", &msg);
+    enum brd_code c = brd_code_from_name(json_object_get_string(code));
+    brd_error_set(&err, c ? c : BRD_E_INTERNAL, "%s",
+                  msg ? json_object_get_string(msg) : "(a recorded error without a message)");
+    node_failed(r, v, &err);
+}
+
+/* --record: what a transfer gave, as a case's "recorded" keeps it. */
+static void record_transfer(struct run *r, int v, struct json_object *raw, const struct brd_error *err)
+{
+    if (!r->record)
+        return;
+    struct json_object *rec = json_object_new_object(), *e = NULL;
+    int rc = !rec;
+    if (!err) {
+        rc |= brd_json_add(rec, "result", brd_json_ref(raw));
+    } else {
+        rc |= !(e = json_object_new_object());
+        rc |= brd_json_add(e, "code", json_object_new_string(brd_code_name(err->code)));
+        rc |= brd_json_add(e, "message", json_object_new_string(err->msg));
+        rc |= brd_json_add(rec, "error", e);
+    }
+    if (rc || brd_json_add(r->record, r->wf->nodes[v].id, rec) != 0) {
+        struct brd_error nomem;
+        brd_error_nomem(&nomem);
+        fail_run(r, v, &nomem);
+    }
+}
+
 static void start_node(struct run *r, int v)
 {
     struct nrun *x = &r->n[v];
@@ -397,6 +463,10 @@ static void start_node(struct run *r, int v)
             return;
         }
         const struct brd_api *api = r->s->apis[node->api];
+        if (r->replay) {
+            replay_transfer(r, v, api, params);
+            return;
+        }
         if (api->type == BRD_API_SQL) {
             struct brd_sql_args args = {api, params, x->input, x->deadline_us, r->deadline};
             struct brd_sql_call *c = NULL;
@@ -454,6 +524,7 @@ static void http_done(struct run *r, struct brd_http_call *c)
     x->sent = brd_http_request_json(c);
     brd_http_call_free(c);
     x->http = NULL;
+    record_transfer(r, v, raw, rc != 0 ? &err : NULL);
     if (rc != 0) {
         node_failed(r, v, &err);
         return;
@@ -473,6 +544,7 @@ static void sql_done(struct run *r, int v, struct brd_sql_call *c)
     x->rows = rc == 0 ? brd_sql_rows(c) : -1;
     x->affected = brd_sql_affected(c);
     brd_sql_call_free(c);
+    record_transfer(r, v, raw, rc != 0 ? &err : NULL);
     if (rc != 0) {
         node_failed(r, v, &err);
         return;
@@ -669,6 +741,8 @@ static struct json_object *trace_of(const struct run *r)
         }
         if ((node->type == BRD_NODE_API || node->type == BRD_NODE_FUNCTION) && x->start_us)
             add(t, "attempts", json_object_new_int(x->attempts));
+        if (x->replayed)
+            add(t, "replayed", json_object_new_boolean(1));
         if (x->st != ST_PENDING && x->st != ST_SKIPPED && node->type != BRD_NODE_START)
             add(t, "input", brd_json_ref(node->type == BRD_NODE_API || node->type == BRD_NODE_FUNCTION
                                              ? (x->sent ? x->sent : x->input)
@@ -715,7 +789,8 @@ int brd_engine_run(struct brd_engine *e, const struct brd_service *s,
     else
         brd_request_id_new(res->request_id);
 
-    struct run r = {.s = s, .wf = wf, .e = e, .request_id = res->request_id};
+    struct run r = {.s = s, .wf = wf, .e = e, .request_id = res->request_id,
+                    .replay = opts ? opts->replay : NULL, .record = opts ? opts->record : NULL};
     brd_error_clear(&r.err);
     r.t0 = brd_now_us();
     r.deadline = r.t0 + (int64_t)wf->timeout_ms * 1000;

@@ -25,6 +25,17 @@ void brd_engine_free(struct brd_engine *e);
 struct brd_run_opts {
     const char *request_id;   /* NULL: one is generated */
     bool trace;               /* collect the trace */
+    /* Recorded tests (SPEC section 12), both borrowed, both NULL when serving:
+     * replay: node id -> {"result": RAW} | {"error": {"code", "message"}}
+     *   (shape checked by the caller, testcase.h): API and SQL nodes take
+     *   their transfer's outcome from it instead of the network or the
+     *   database; their parameters still resolve, their filter and output
+     *   run as live.  A node that runs without an entry fails the run
+     *   (INTERNAL, naming the node).
+     * record: an object the run adds node id -> the same shapes to, for
+     *   every API and SQL node whose transfer ended (after its retries). */
+    struct json_object *replay;
+    struct json_object *record;
 };
 
 struct brd_run_result {

@@ -63,6 +63,12 @@ struct json_object *brd_nodelist_value(const struct brd_nodelist *list, size_t i
 int brd_nodelist_path(const struct brd_nodelist *list, size_t i, char **out,
                       struct brd_error *err);
 
+/* Bytes the member name key takes between the quotes of ['...'] in a
+ * normalized path (RFC 9535 §2.7: \b \f \n \r \t \' \\ and \u00xx for the
+ * other control characters), writing them to out too when it is not NULL
+ * (no NUL is added). */
+size_t brd_jsonpath_escape_name(const char *key, char *out);
+
 /* Bounds the work of one evaluation into list: every node selected (at any
  * filter depth) and every array or object a descendant segment walks
  * through is one step.  RFC 9535 queries can do work polynomial in the

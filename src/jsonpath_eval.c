@@ -518,7 +518,7 @@ int brd_jsonpath_eval(const struct brd_jsonpath *q, struct json_object *root,
 /* Bytes a member name takes inside ['...'] in a normalized path, or the
  * text itself when out is not NULL (§2.7: \b \f \n \r \t \' \\ and \u00xx
  * for the other control characters; everything else as is). */
-static size_t escape_name(const char *key, char *out)
+size_t brd_jsonpath_escape_name(const char *key, char *out)
 {
     size_t n = 0;
     for (const unsigned char *s = (const unsigned char *)key; *s; s++) {
@@ -552,7 +552,7 @@ static size_t escape_name(const char *key, char *out)
 static size_t step_len(const struct jp_step *st)
 {
     if (st->key)
-        return escape_name(st->key, NULL) + 4;   /* [' '] */
+        return brd_jsonpath_escape_name(st->key, NULL) + 4;   /* [' '] */
     char digits[24];
     return (size_t)snprintf(digits, sizeof digits, "%zu", st->index) + 2;
 }
@@ -583,7 +583,7 @@ int brd_nodelist_path(const struct brd_nodelist *list, size_t i, char **out,
         char *at = path + end - n;
         if (st->key) {
             memcpy(at, "['", 2);
-            escape_name(st->key, at + 2);
+            brd_jsonpath_escape_name(st->key, at + 2);
             memcpy(at + n - 2, "']", 2);
         } else {
             char digits[24];

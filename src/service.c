@@ -9,67 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dirlist.h"
 #include "ref.h"
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The sorted names of dir/sub/NAME.ext (ext with its dot).  A missing
- * folder is an empty list; a file whose name is not a valid name is a
- * problem. */
-static int list_names(const char *dir, const char *sub, const char *ext, char ***out,
-                      size_t *count, struct brd_diags *d)
-{
-    *out = NULL;
-    *count = 0;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, sub);
-    DIR *dp = opendir(path);
-    if (!dp) {
-        if (errno == ENOENT)
-            return 0;
-        return brd_diag_add(d, "%s/: cannot read: %s", sub, strerror(errno));
-    }
-    size_t cap = 0, extlen = strlen(ext);
-    struct dirent *de;
-    int rc = 0;
-    while ((de = readdir(dp))) {
-        size_t n = strlen(de->d_name);
-        if (de->d_name[0] == '.' || n <= extlen || strcmp(de->d_name + n - extlen, ext) != 0)
-            continue;
-        if (!brd_valid_name_n(de->d_name, n - extlen)) {
-            brd_diag_add(d, "%s/%s: the name must match [A-Za-z0-9_-]{1,64}", sub, de->d_name);
-            continue;
-        }
-        if (*count == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **grown = realloc(*out, cap * sizeof *grown);
-            if (!grown) {
-                rc = brd_diag_add(d, "out of memory");
-                break;
-            }
-            *out = grown;
-        }
-        if (!((*out)[*count] = strndup(de->d_name, n - extlen))) {
-            rc = brd_diag_add(d, "out of memory");
-            break;
-        }
-        (*count)++;
-    }
-    closedir(dp);
-    if (*count)
-        qsort(*out, *count, sizeof **out, cmp_str);
-    return rc;
-}
-
-static void free_names(char **names, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
-}
 
 void brd_service_free(struct brd_service *s)
 {
@@ -89,7 +30,7 @@ void brd_service_free(struct brd_service *s)
         if (s->functions && s->functions[i] && s->runner.ops)
             s->runner.ops->unload(s->runner.self, s->functions[i]);
     free(s->functions);
-    free_names(s->function_names, s->nfunctions);
+    brd_dir_names_free(s->function_names, s->nfunctions);
     free(s->dir);
     free(s);
 }
@@ -122,11 +63,11 @@ static void load_datasources(struct brd_service *s, struct brd_diags *d)
 {
     char **names;
     size_t n;
-    list_names(s->dir, "datasources", ".json", &names, &n, d);
+    brd_dir_names(s->dir, "datasources", ".json", &names, &n, d);
     s->datasources = calloc(n ? n : 1, sizeof *s->datasources);
     if (!s->datasources) {
         brd_diag_add(d, "out of memory");
-        free_names(names, n);
+        brd_dir_names_free(names, n);
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -134,19 +75,19 @@ static void load_datasources(struct brd_service *s, struct brd_diags *d)
         if (brd_ds_load(s->dir, names[i], &ds, d) == 0)
             s->datasources[s->ndatasources++] = ds;
     }
-    free_names(names, n);
+    brd_dir_names_free(names, n);
 }
 
 static void load_apis(struct brd_service *s, struct brd_diags *d)
 {
     char **names;
     size_t n;
-    list_names(s->dir, "apis", ".json", &names, &n, d);
+    brd_dir_names(s->dir, "apis", ".json", &names, &n, d);
     s->apis = calloc(n ? n : 1, sizeof *s->apis);
     s->api_filter = calloc(n ? n : 1, sizeof *s->api_filter);
     if (!s->apis || !s->api_filter) {
         brd_diag_add(d, "out of memory");
-        free_names(names, n);
+        brd_dir_names_free(names, n);
         return;
     }
     for (size_t i = 0; i < n; i++) {
@@ -157,7 +98,7 @@ static void load_apis(struct brd_service *s, struct brd_diags *d)
             s->apis[s->napis++] = api;
         }
     }
-    free_names(names, n);
+    brd_dir_names_free(names, n);
     /* Every statement is checked: what that kept open closes before any
      * fork (each worker opens its own connections). */
     for (size_t i = 0; i < s->ndatasources; i++)
@@ -167,11 +108,11 @@ static void load_apis(struct brd_service *s, struct brd_diags *d)
 static void load_functions(struct brd_service *s, struct brd_diags *d)
 {
     size_t n;
-    list_names(s->dir, "functions", ".py", &s->function_names, &n, d);
+    brd_dir_names(s->dir, "functions", ".py", &s->function_names, &n, d);
     s->functions = calloc(n ? n : 1, sizeof *s->functions);
     if (!s->functions) {
         brd_diag_add(d, "out of memory");
-        free_names(s->function_names, n);
+        brd_dir_names_free(s->function_names, n);
         s->function_names = NULL;
         return;
     }
@@ -187,12 +128,12 @@ static void load_functions(struct brd_service *s, struct brd_diags *d)
     /* Settings without code are a mistake worth reporting. */
     char **settings;
     size_t ns;
-    list_names(s->dir, "functions", ".json", &settings, &ns, d);
+    brd_dir_names(s->dir, "functions", ".json", &settings, &ns, d);
     for (size_t i = 0; i < ns; i++)
         if (brd_service_function(s, settings[i]) < 0)
             brd_diag_add(d, "functions/%s.json: settings for a function that does not exist "
                             "(no functions/%s.py)", settings[i], settings[i]);
-    free_names(settings, ns);
+    brd_dir_names_free(settings, ns);
 }
 
 static void check_filters(struct brd_service *s, struct brd_diags *d)
@@ -212,11 +153,11 @@ static void load_workflows(struct brd_service *s, struct brd_diags *d)
 {
     char **names;
     size_t n;
-    list_names(s->dir, "workflows", ".json", &names, &n, d);
+    brd_dir_names(s->dir, "workflows", ".json", &names, &n, d);
     s->workflows = calloc(n ? n : 1, sizeof *s->workflows);
     if (!s->workflows) {
         brd_diag_add(d, "out of memory");
-        free_names(names, n);
+        brd_dir_names_free(names, n);
         return;
     }
     struct brd_workflow_env env = {(const struct brd_api *const *)s->apis, s->napis,
@@ -231,7 +172,7 @@ static void load_workflows(struct brd_service *s, struct brd_diags *d)
                          other->file);
         s->workflows[s->nworkflows++] = wf;
     }
-    free_names(names, n);
+    brd_dir_names_free(names, n);
 }
 
 int brd_service_load(const char *dir, const struct brd_fn_runner *runner,

@@ -107,6 +107,14 @@ const char *brd_code_name(enum brd_code code)
     return codes[code].name;
 }
 
+enum brd_code brd_code_from_name(const char *name)
+{
+    for (int c = BRD_E_BAD_REQUEST; c <= BRD_E_INTERNAL; c++)
+        if (name && !strcmp(name, codes[c].name))
+            return (enum brd_code)c;
+    return BRD_OK;
+}
+
 int brd_code_http_status(enum brd_code code)
 {
     if ((unsigned)code >= sizeof codes / sizeof codes[0])

@@ -73,6 +73,10 @@ int brd_error_nomem(struct brd_error *err);
  * codes map to "INTERNAL" except SYNTAX/LOAD/IO/USAGE which keep their names. */
 const char *brd_code_name(enum brd_code code);
 
+/* The code of a SPEC section 6 name ("API_ERROR"), or BRD_OK for any other
+ * text (the internal codes have no name a user writes). */
+enum brd_code brd_code_from_name(const char *name);
+
 /* HTTP status of SPEC section 6 for a code (500 for the internal ones). */
 int brd_code_http_status(enum brd_code code);
 
