@@ -153,6 +153,9 @@ struct ran {
     struct brd_run_result res;
 };
 
+/* Recorded tests: the replay and record objects the next run_wf passes. */
+static struct json_object *g_replay, *g_record;
+
 /* Writes workflows/w.json, loads the directory, runs w with input. */
 static void run_wf(struct ran *r, const char *workflow, const char *input, bool trace)
 {
@@ -165,7 +168,7 @@ static void run_wf(struct ran *r, const char *workflow, const char *input, bool 
     assert_int_equal(brd_engine_new(&r->e, &err), 0);
     struct json_object *in = NULL;
     assert_int_equal(brd_json_parse(input, strlen(input), &in, &err), 0);
-    struct brd_run_opts opts = {"rid-1", trace};
+    struct brd_run_opts opts = {"rid-1", trace, g_replay, g_record};
     brd_engine_run(r->e, r->s, brd_service_workflow(r->s, "w"), in, &opts, &r->res);
     json_object_put(in);
 }
@@ -398,6 +401,50 @@ static void one_engine_serves_many_runs(void **state)
     brd_service_free(s);
 }
 
+/* An API on a port nobody listens on: replayed, it answers from the
+ * recording (its output mapping live, the trace says so); recorded live,
+ * its failure is kept as {"error": {code, message}}. */
+static void replay_answers_api_nodes_and_record_keeps_failures(void **state)
+{
+    (void)state;
+    put("apis/down.json", "{\"url\": \"http://127.0.0.1:9/x/{id}\", \"method\": \"GET\","
+                          "\"params\": {\"id\": {\"in\": \"path\", \"type\": \"int\", \"required\": true}}}");
+    const char *w = "{\"nodes\":[{\"id\":\"A\",\"type\":\"api\",\"api\":\"down\","
+                    "\"params\":{\"id\":\"${START.id}\"},\"output\":{\"n\":\"$.data[0]\"}}],"
+                    "\"edges\":[[\"START\",\"A\"],[\"A\",\"END\"]]}";
+    struct brd_error err;
+    const char *rec = "{\"A\": {\"result\": {\"data\": [7]}}}";
+    assert_int_equal(brd_json_parse(rec, strlen(rec), &g_replay, &err), 0);
+    struct ran r;
+    run_wf(&r, w, "{\"id\": 3}", true);
+    assert_int_equal(r.res.status, 0);
+    assert_json(r.res.result, "{\"n\": 7}");
+    struct json_object *a = trace_entry(r.res.trace, "A");
+    assert_true(json_object_get_boolean(json_object_object_get(a, "replayed")));
+    assert_json(json_object_object_get(a, "input"), "{\"id\": 3}");
+    done(&r);
+    /* A missing required parameter fails as live, before any recording. */
+    run_wf(&r, w, "{}", false);
+    assert_int_equal(r.res.err.code, BRD_E_PARAM_MISSING);
+    done(&r);
+    json_object_put(g_replay);
+    g_replay = NULL;
+
+    g_record = json_object_new_object();
+    run_wf(&r, w, "{\"id\": 3}", false);
+    assert_int_equal(r.res.status, -1);
+    assert_int_equal(r.res.err.code, BRD_E_API_ERROR);
+    struct json_object *e = json_object_object_get(json_object_object_get(g_record, "A"), "error");
+    assert_string_equal(json_object_get_string(json_object_object_get(e, "code")), "API_ERROR");
+    assert_non_null(strstr(json_object_get_string(json_object_object_get(e, "message")), "127.0.0.1:9"));
+    done(&r);
+    json_object_put(g_record);
+    g_record = NULL;
+    char path[128];
+    snprintf(path, sizeof path, "%s/apis/down.json", dir);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -410,6 +457,7 @@ int main(void)
         cmocka_unit_test(declared_params_are_checked_and_converted),
         cmocka_unit_test(twenty_parallel_functions_join),
         cmocka_unit_test(one_engine_serves_many_runs),
+        cmocka_unit_test(replay_answers_api_nodes_and_record_keeps_failures),
     };
     return cmocka_run_group_tests_name("exec", tests, setup, teardown);
 }
