@@ -236,7 +236,8 @@ def test_junit_report(tmp_path, live_backend):
     ('{"recorded": {"NOPE": {"result": 1}}}', "\"NOPE\" is not an API or SQL node"),
     ('{"recorded": {"A": {"result": 1, "error": {"code": "API_ERROR"}}}}', "exactly one of"),
     ('{"recorded": {"A": {"error": {"code": "OOPS"}}}}', "is not an error code"),
-    ('{"expect": {"error": {"code": "API_ERROR", "message": "x"}}}', "unknown member \"message\""),
+    ('{"expect": {"error": {"code": "API_ERROR", "detail": "x"}}}', "unknown member \"detail\""),
+    ('{"expect": {"error": {"message": "x"}}}', "has no \"code\""),
     ('{"expect": {"value": 1}}', "unknown member \"value\""),
 ])
 def test_malformed_case_is_exit_2_naming_the_file(tmp_path, content, reason):
