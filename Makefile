@@ -101,7 +101,7 @@ BENCH_BIN  := $(BENCH_C:bench/%.c=$(BUILD)/bench/%)
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: fanout-backend fanout-backend-stop image-deps image image-test
-.PHONY: all build deps deps-db test test-unit test-asan test-conformance test-integration test-examples \
+.PHONY: all build deps deps-db deps-studio test-studio test test-unit test-asan test-conformance test-integration test-examples \
         test-security test-fuzz test-layers test-fresh fuzz bench bench-sql bench-http run clean help
 
 all: build
@@ -129,6 +129,17 @@ deps-db:                                       ## install PostgreSQL and MariaDB
 	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	    $$SUDO apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+# Node.js and npm for the Studio's page (studio/: TypeScript, bundled with
+# esbuild from the committed package-lock.json).  Any node >= 18 on the
+# PATH will do; when there is none, Debian's packages are installed.
+deps-studio:                                   ## install Node.js and npm when missing (the Studio's build and tests)
+	@if ! command -v node >/dev/null || ! command -v npm >/dev/null; then \
+	    echo "deps-studio: installing nodejs npm"; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; \
 	fi
 
 # ---- the binary -------------------------------------------------------------
@@ -202,9 +213,10 @@ $(BUILD)/conformance/%: tests/conformance/%.c $(LIBS)
 SUBMAKE    := $(MAKE) --no-print-directory
 
 test:                                          ## run every suite (installs deps first)
-	@$(SUBMAKE) deps deps-db
+	@$(SUBMAKE) deps deps-db deps-studio
 	@$(SUBMAKE) build
-	@$(SUBMAKE) test-layers test-unit test-asan test-conformance test-integration test-examples test-security test-fuzz image-test
+	@$(SUBMAKE) test-layers test-unit test-asan test-conformance test-integration test-examples test-studio \
+	    test-security test-fuzz image-test
 
 # The layers hold: for each layer, a header it must not see does not compile
 # with that layer's flags, and one it may see does (so the probe can fail).
@@ -250,6 +262,9 @@ EXAMPLES := $(sort $(wildcard examples/*/workflows))
 test-examples: build                           ## braid test over every example's recorded cases (offline)
 	@fail=0; for w in $(EXAMPLES); do d=$${w%/workflows}; echo "== braid test $$d"; ./braid test $$d || fail=1; done; \
 	[ $$fail = 0 ] && echo "examples: all recorded cases passed" || { echo "examples: FAILED"; exit 1; }
+
+test-studio: deps-studio                       ## the Studio's type check and unit tests (npm ci from the lock file)
+	@cd studio && npm ci --no-audit --no-fund --loglevel=error && npm run --silent typecheck && npm test --silent
 
 test-security: braid                           ## sandbox escape tests (pytest, real CPython in the real sandbox)
 	@if ls tests/security/test_*.py >/dev/null 2>&1; then \
