@@ -68,6 +68,7 @@ def test_workers_and_zygotes_keep_only_what_they_need(service, backend, serve, s
         assert st == 500 and body["error"]["code"] == "FUNCTION_TIMEOUT", (path, body)
     st, body, _ = s.json("GET", "/echo?n=9")
     assert st == 200 and body == {"n": 9}, body
-    # No worker died on the way (a failed drop or kill would show here).
-    assert sorted(s.workers("idle")) == sorted(workers)
+    # No worker died on the way (a failed drop or kill would show here). A
+    # worker marks itself idle just after its reply is sent, so wait for both.
+    assert sorted(s.wait_workers(2)) == sorted(workers)
     assert s.events("worker_error") == []
