@@ -116,7 +116,7 @@ LOAD_ERRORS = [
     ("postgresql", {"datasources/app.json": {"type": "postgresql", "dsn": "postgresql://u:pw@h/db"}},
      'datasources/app.json: type: "postgresql" is not supported yet'),
     ("mysql", {"datasources/app.json": {"type": "mysql", "host": "127.0.0.1", "password": "pw"}},
-     'datasources/app.json: type: "mysql" is not supported yet'),
+     'datasources/app.json: user: missing'),
     ("unknown data source", {"apis/get_user.json": dict(GET_USER, datasource="other")},
      'apis/get_user.json: datasource: unknown data source "other"'),
 ]
