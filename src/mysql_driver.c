@@ -381,6 +381,12 @@ static int fail_my(struct brd_sql_conn *c, struct brd_sql_outcome *out, struct b
 
 static int fail_stmt(struct brd_sql_conn *c, MYSQL_STMT *st, struct brd_sql_outcome *out, struct brd_error *err)
 {
+    /* An error while rows stream (a duplicate key met by INSERT ...
+     * RETURNING) may be kept on the connection rather than the statement. */
+    if (!mysql_stmt_errno(st) && mysql_errno(c->my))
+        return fail_my(c, out, err);
+    if (!mysql_stmt_errno(st))
+        return fail_with(c, CR_UNKNOWN_ERROR, "the server gave an error without a message", out, err);
     return fail_with(c, mysql_stmt_errno(st), mysql_stmt_error(st), out, err);
 }
 

@@ -90,7 +90,8 @@ class MariaDB:
 
     def sql(self, sql, db=None):
         """Runs sql as root; returns the rows as lists of strings (tab-separated output)."""
-        args = [CLIENT, "--no-defaults", "-S", self.socket, "-u", "root", "-N", "-B", "-e", sql]
+        args = [CLIENT, "--no-defaults", "--default-character-set=utf8mb4", "-S", self.socket, "-u", "root",
+                "-N", "-B", "-e", sql]
         if db:
             args.append(db)
         r = subprocess.run(args, capture_output=True, text=True, timeout=60)
