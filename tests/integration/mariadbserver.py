@@ -104,7 +104,7 @@ class MariaDB:
 
     def running(self, needle):
         """Statements of user app still running whose text holds needle."""
-        rows = self.sql("SELECT info FROM information_schema.processlist WHERE user='app' AND command='Query'")
+        rows = self.sql("SELECT info FROM information_schema.processlist WHERE user='app' AND info IS NOT NULL")
         return [r for r in rows if needle in r[0]]
 
 

@@ -285,6 +285,25 @@ def test_timeout_stops_the_query_on_the_server(my_service, maria):
     assert wait_gone(lambda: not maria.running("SLEEP(5)"), 2), maria.running("SLEEP")
 
 
+def test_the_server_side_limit_stops_a_read_when_braid_is_gone(my_service, maria):
+    import signal
+    import subprocess
+    from conftest import BRAID
+    d = my_service({"apis/sleepy.json": sql_api("SELECT SLEEP(7) AS s", timeout_ms=1000),
+                    "workflows/sleepy.json": one("sleepy")})
+    p = subprocess.Popen([BRAID, "run", d, "sleepy"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: maria.running("SLEEP(7)"), 5, what="the query on the server")
+        # Written into the prepared text: the limit travels with the statement.
+        assert "max_statement_time=1.000" in maria.running("SLEEP(7)")[0][0]
+    finally:
+        p.send_signal(signal.SIGKILL)   # no KILL QUERY from braid now
+        p.wait()
+    t0 = time.monotonic()
+    assert wait_gone(lambda: not maria.running("SLEEP(7)"), 3), maria.running("SLEEP")
+    assert time.monotonic() - t0 < 1.5
+
+
 def test_timeout_under_serve_kills_the_query_and_the_worker_goes_on(my_service, maria, serve):
     d = my_service({"apis/sleepy.json": sql_api("SELECT SLEEP(5) AS s", timeout_ms=300),
                     "workflows/sleepy.json": one("sleepy")})
