@@ -320,16 +320,42 @@ def test_timeout_under_serve_kills_the_query_and_the_worker_goes_on(my_service, 
 
 
 def test_the_workflow_deadline_shrinks_the_statement_budget(my_service, maria):
+    import subprocess
+    from conftest import BRAID
+    # timeout_ms (and so the server-side limit) is 10 s: only braid's KILL QUERY
+    # at the workflow's 400 ms deadline can stop the query this early.
     d = my_service({"apis/sleepy.json": sql_api("SELECT SLEEP(3) AS s", timeout_ms=10000),
                     "workflows/sleepy.json": one("sleepy", timeout_ms=400)})
     t0 = time.monotonic()
-    code, _, err = run_workflow(d, "sleepy", {})
+    p = subprocess.Popen([BRAID, "run", d, "sleepy"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = wait_gone(lambda: maria.running("SLEEP(3)"), 2)
+    _, err = p.communicate(timeout=10)
     took = time.monotonic() - t0
+    assert seen, "the query never showed on the server"
     e = error_of(err)
-    assert code == 1 and e["code"] == "TIMEOUT", e
+    assert p.returncode == 1 and e["code"] == "TIMEOUT", e
     assert "workflow's deadline" in e["message"]
     assert took < 1.5, took
-    assert wait_gone(lambda: not maria.running("SLEEP(3)"), 2)
+    assert wait_gone(lambda: not maria.running("SLEEP(3)"), 1), maria.running("SLEEP")
+
+
+def test_a_write_stopped_or_over_max_rows_changes_nothing(my_service, maria):
+    d = my_service({
+        "apis/slow_rename.json": sql_api("UPDATE users SET name = CONCAT(name, SLEEP(2)) WHERE id = :id",
+                                         {"id": {"type": "int"}}, datasource="rw", timeout_ms=300),
+        "apis/drop_all.json": sql_api("DELETE FROM users WHERE id >= :id RETURNING id", {"id": {"type": "int"}},
+                                      datasource="rw", max_rows=1),
+        "workflows/slow_rename.json": one("slow_rename", {"id": 1}),
+        "workflows/drop_all.json": one("drop_all", {"id": 2})})
+    code, _, err = run_workflow(d, "slow_rename", {})
+    e = error_of(err)
+    assert code == 1 and e["code"] == "DATASOURCE_TIMEOUT" and "nothing was changed" in e["message"], e
+    code, _, err = run_workflow(d, "drop_all", {})
+    e = error_of(err)
+    assert code == 1 and e["code"] == "DATASOURCE_ERROR" and "more than max_rows=1" in e["message"], e
+    # The server rolls back what the dropped connections left open.
+    assert wait_gone(lambda: maria.sql("SELECT name FROM users ORDER BY id", "app") ==
+                     [["alice"], ["bob"], ["carol"]], 5), maria.sql("SELECT name FROM users", "app")
 
 
 def test_two_slow_queries_overlap_on_a_pool_of_two(my_service):
