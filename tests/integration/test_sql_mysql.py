@@ -304,9 +304,11 @@ def test_the_server_side_limit_stops_a_read_when_braid_is_gone(my_service, maria
     assert time.monotonic() - t0 < 1.5
 
 
-def test_timeout_under_serve_kills_the_query_and_the_worker_goes_on(my_service, maria, serve):
+@pytest.mark.parametrize("tcp", [False, True], ids=["socket", "tcp"])
+def test_timeout_under_serve_kills_the_query_and_the_worker_goes_on(my_service, maria, serve, tcp):
+    # The KILL QUERY connection is opened from a worker, under its seccomp policy.
     d = my_service({"apis/sleepy.json": sql_api("SELECT SLEEP(5) AS s", timeout_ms=300),
-                    "workflows/sleepy.json": one("sleepy")})
+                    "workflows/sleepy.json": one("sleepy")}, tcp=tcp)
     s = serve(d, workers=1)
     t0 = time.monotonic()
     st, body, _ = s.json("GET", "/sleepy")
@@ -443,8 +445,9 @@ def test_a_read_only_source_has_a_read_only_session(my_service, maria):
 
 # ---- braid serve behind nginx -------------------------------------------------------------
 
-def test_load_without_connection_leaks(my_service, maria, serve):
-    d = my_service(ds={"pool": 2})
+@pytest.mark.parametrize("tcp", [False, True], ids=["socket", "tcp"])
+def test_load_without_connection_leaks(my_service, maria, serve, tcp):
+    d = my_service(ds={"pool": 2}, tcp=tcp)
     assert wait_gone(lambda: maria.app_connections() == 0, 5)
     s = serve(d, workers=2)
     peak = [0]
