@@ -486,11 +486,22 @@ def test_recycled_workers_close_their_connections(my_service, maria, serve):
 
 
 def test_the_database_going_away_and_coming_back(my_service, maria, serve):
-    d = my_service()
-    s = serve(d, workers=1)
+    d = my_service({"apis/slow.json": sql_api("SELECT SLEEP(3) AS s", timeout_ms=8000),
+                    "workflows/slow.json": one("slow")})
+    s = serve(d, workers=2)
     assert s.json("GET", "/user?uid=2")[0] == 200
+    # A statement in flight when the server goes down.
+    got = {}
+    t = threading.Thread(target=lambda: got.update(r=s.json("GET", "/slow", timeout=20)))
+    t.start()
+    wait_for(lambda: maria.running("SLEEP(3)"), 5, what="the slow query")
+    t0 = time.monotonic()
     maria.stop()
     try:
+        t.join(20)
+        st, body, _ = got["r"]
+        assert st == 502 and body["error"]["code"] == "DATASOURCE_ERROR", body
+        assert time.monotonic() - t0 < 2.5
         st, body, _ = s.json("GET", "/user?uid=2")
         assert st == 502 and body["error"]["code"] == "DATASOURCE_ERROR", body
         assert PASSWORD not in json.dumps(body)
