@@ -334,7 +334,8 @@ static int done(struct brd_sql_conn *c, struct brd_sql_outcome *out, struct brd_
             out->broken = true;
             return brd_error_set(err, BRD_E_DATASOURCE_ERROR, "cannot connect: %s", mysql_error(c->my));
         }
-        c->mariadb = strstr(mysql_get_server_info(c->my), "MariaDB") != NULL;
+        const char *server = mysql_get_server_info(c->my);
+        c->mariadb = server && strstr(server, "MariaDB") != NULL;
         c->ph = c->write ? PH_IDLE : PH_SETUP;
         return 1;
     case PH_SETUP:
