@@ -116,7 +116,7 @@ LOAD_ERRORS = [
     ("postgresql", {"datasources/app.json": {"type": "postgresql", "dsn": "postgresql://u:pw@h/db"}},
      'datasources/app.json: type: "postgresql" is not supported yet'),
     ("mysql", {"datasources/app.json": {"type": "mysql", "host": "127.0.0.1", "password": "pw"}},
-     'datasources/app.json: type: "mysql" is not supported yet'),
+     'datasources/app.json: user: missing'),
     ("unknown data source", {"apis/get_user.json": dict(GET_USER, datasource="other")},
      'apis/get_user.json: datasource: unknown data source "other"'),
 ]
@@ -132,7 +132,7 @@ def test_check_reports_sql_load_errors(sql_service, name, files, message):
 
 def test_check_never_prints_a_password(sql_service):
     code, _, err = check(sql_service({"datasources/app.json": {
-        "type": "mysql", "host": "h", "user": "u", "password": "s3cret-pw"}}))
+        "type": "mysql", "host": "127.0.0.1", "port": 1, "user": "u", "password": "s3cret-pw"}}), "--connect")
     assert code == 1 and "s3cret-pw" not in err
 
 

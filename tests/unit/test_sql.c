@@ -708,8 +708,14 @@ static void datasource_fields_are_checked(void **state)
                       "datasources/d.json", "{`path`: `${env.BRD_TEST_SQL_NOPE}`}", NULL);
     expect_load_error("\"postgresql\" is not supported yet", "datasources/d.json", "datasources/d.json",
                       "{`type`: `postgresql`, `dsn`: `postgresql://x`}", NULL);
-    expect_load_error("\"mysql\" is not supported yet", "datasources/d.json", "datasources/d.json",
+    expect_load_error("user: missing", "datasources/d.json", "datasources/d.json",
                       "{`type`: `mysql`, `host`: `127.0.0.1`}", NULL);
+    expect_load_error("exactly one of host", "datasources/d.json", "datasources/d.json",
+                      "{`type`: `mysql`, `host`: `h`, `socket`: `/s`, `user`: `u`}", NULL);
+    expect_load_error("port: only with host", "datasources/d.json", "datasources/d.json",
+                      "{`type`: `mysql`, `socket`: `/s`, `port`: 3306, `user`: `u`}", NULL);
+    expect_load_error("unknown field \"dsn\"", "datasources/d.json", "datasources/d.json",
+                      "{`type`: `mysql`, `socket`: `/s`, `user`: `u`, `dsn`: `x`}", NULL);
     expect_load_error("unknown type \"oracle\"", "datasources/d.json", "datasources/d.json", "{`type`: `oracle`}",
                       NULL);
     expect_load_error("is not a usable SQLite database", "datasources/d.json", "datasources/d.json",
