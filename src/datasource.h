@@ -36,8 +36,7 @@ struct brd_ds {
 };
 
 /* Reads and validates DIR/datasources/NAME.json: "type" (sqlite — the
- * default when absent; postgresql and mysql are recognised and refused as
- * not supported yet), then the driver's fields; ${env.NAME} is substituted
+ * default when absent; postgresql, mysql), then the driver's fields; ${env.NAME} is substituted
  * in string fields; unknown fields are errors.  Every problem goes to d
  * prefixed with the file.  Returns 0 with *out (free with brd_ds_free), or -1. */
 int brd_ds_load(const char *dir, const char *name, struct brd_ds **out, struct brd_diags *d);

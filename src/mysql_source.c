@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api.h"
 #include "envsubst.h"
+#include "sql_api.h"
 #include "sql_placeholder.h"
 
 #define DEFAULT_PORT 3306
@@ -191,9 +193,11 @@ MYSQL *brd_my_connect_blocking(const struct brd_my_cfg *cfg, struct brd_error *e
     return my;
 }
 
-int brd_my_check_live(const struct brd_ds *ds, const char *native, size_t len, struct brd_sql_shape *shape,
+int brd_my_check_live(const struct brd_ds *ds, const struct brd_api *api, struct brd_sql_shape *shape,
                       struct brd_error *err)
 {
+    const char *native = api->sql->native ? api->sql->native : api->sql->sql;
+    size_t len = api->sql->native ? api->sql->native_len : api->sql->sql_len;
     MYSQL *my = brd_my_connect_blocking(ds->cfg, err);
     if (!my)
         return -1;

@@ -26,7 +26,7 @@ void brd_my_ds_nothing(struct brd_ds *ds);
 void brd_my_ds_free(struct brd_ds *ds);
 int brd_my_check(const struct brd_ds *ds, const char *sql, size_t len, struct brd_sql_shape *shape,
                  struct brd_error *err);
-int brd_my_check_live(const struct brd_ds *ds, const char *native, size_t len, struct brd_sql_shape *shape,
+int brd_my_check_live(const struct brd_ds *ds, const struct brd_api *api, struct brd_sql_shape *shape,
                       struct brd_error *err);
 
 /* A blocking connection, every wait bounded by cfg's connect timeout

@@ -268,45 +268,6 @@ static struct json_object *float_json(float f)
     return brd_json_new_double(strtod(text, NULL));
 }
 
-struct json_object *brd_my_decimal(const char *s, size_t n)
-{
-    char norm[80];
-    if (n == 0 || n >= sizeof norm)
-        return json_object_new_string_len(s, (int)n);
-    memcpy(norm, s, n);
-    norm[n] = '\0';
-    /* Trailing zeros of the fraction say nothing about the value. */
-    char *dot = strchr(norm, '.');
-    if (dot) {
-        char *end = norm + n;
-        while (end > dot + 1 && end[-1] == '0')
-            *--end = '\0';
-        if (end == dot + 1)
-            *dot = '\0';
-    }
-    if (!strcmp(norm, "-0"))
-        strcpy(norm, "0");
-    if (!strchr(norm, '.')) {
-        errno = 0;
-        char *end = NULL;
-        long long x = strtoll(norm, &end, 10);
-        if (errno == 0 && end && *end == '\0' && end != norm)
-            return json_object_new_int64(x);
-        return json_object_new_string_len(s, (int)n);
-    }
-    double d = strtod(norm, NULL);
-    struct json_object *o = brd_json_new_double(d);
-    if (!o)
-        return json_object_new_string_len(s, (int)n);
-    const char *back = json_object_to_json_string(o);
-    /* The shortest text of the double is the decimal itself (leading
-     * zero before the point written the same way by both). */
-    if (back && !strcmp(back, norm))
-        return o;
-    json_object_put(o);
-    return json_object_new_string_len(s, (int)n);
-}
-
 static struct json_object *time_json(const MYSQL_TIME *t, enum kind kind, unsigned decimals)
 {
     char text[64];
@@ -343,7 +304,7 @@ static int bytes_json(const MYSQL_FIELD *f, enum kind kind, const char *p, size_
     case K_BYTES:
         return brd_sqlval_base64(p, n, out) == 0 ? 0 : brd_error_nomem(err);
     case K_DECIMAL:
-        *out = brd_my_decimal(p, n);
+        *out = brd_sqlval_decimal(p, n);
         break;
     default:
         if (!brd_sqlval_utf8_valid(p, n))

@@ -53,8 +53,4 @@ int brd_my_result_bind(struct brd_my_result *r, MYSQL_STMT *st, struct brd_error
 int brd_my_row(struct brd_my_result *r, MYSQL_STMT *st, struct json_object **row, struct brd_error *err);
 void brd_my_result_clear(struct brd_my_result *r);
 
-/* A DECIMAL's text as a JSON number when the number reads back as exactly
- * that decimal, else as the string itself.  NULL when out of memory. */
-struct json_object *brd_my_decimal(const char *s, size_t n);
-
 #endif

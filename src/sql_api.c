@@ -171,13 +171,11 @@ int brd_sql_api_check_live(const struct brd_api *api, struct brd_diags *d)
     const struct brd_sql_api *s = api->sql;
     if (!s || !s->ds->driver->check_live)
         return 0;
-    const char *text = s->native ? s->native : s->sql;
-    size_t len = s->native ? s->native_len : s->sql_len;
     struct brd_sql_shape shape = {0};
     struct brd_error err;
     brd_error_clear(&err);
     int rc = 0;
-    if (s->ds->driver->check_live(s->ds, text, len, &shape, &err) != 0)
+    if (s->ds->driver->check_live(s->ds, api, &shape, &err) != 0)
         rc = brd_diag_add(d, "%s: sql: on data source %s: %s", api->file, s->ds->name, err.msg);
     else
         rc = check_columns(api, &shape, d);

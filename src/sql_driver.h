@@ -79,10 +79,11 @@ struct brd_sql_driver {
                  struct brd_error *err);
     /* `braid check --connect` (NULL when check already asked the database):
      * connects (blocking, bounded by the source's connect timeout), prepares
-     * native (check's shape->native, or sql) on the server and fills
-     * shape->columns; 0, or -1 with err holding the server's message
-     * (BRD_E_DATASOURCE_ERROR; never a password or DSN). */
-    int (*check_live)(const struct brd_ds *ds, const char *native, size_t len, struct brd_sql_shape *shape,
+     * api's statement (api->sql->native, or sql) on the server as it runs
+     * (with its parameters' types) and fills shape->columns; 0, or -1 with
+     * err holding the server's message (BRD_E_DATASOURCE_ERROR; never a
+     * password or DSN). */
+    int (*check_live)(const struct brd_ds *ds, const struct brd_api *api, struct brd_sql_shape *shape,
                       struct brd_error *err);
     /* Run time, in the worker: a new connection (a non-blocking driver only
      * begins connecting here: it must not wait for the server).  -1 with

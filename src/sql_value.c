@@ -3,6 +3,7 @@
 #include "sql_value.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -119,4 +120,43 @@ bool brd_sqlval_utf8_valid(const char *s, size_t n)
         i += len;
     }
     return true;
+}
+
+struct json_object *brd_sqlval_decimal(const char *s, size_t n)
+{
+    char norm[80];
+    if (n == 0 || n >= sizeof norm)
+        return json_object_new_string_len(s, (int)n);
+    memcpy(norm, s, n);
+    norm[n] = '\0';
+    /* Trailing zeros of the fraction say nothing about the value. */
+    char *dot = strchr(norm, '.');
+    if (dot) {
+        char *end = norm + n;
+        while (end > dot + 1 && end[-1] == '0')
+            *--end = '\0';
+        if (end == dot + 1)
+            *dot = '\0';
+    }
+    if (!strcmp(norm, "-0"))
+        strcpy(norm, "0");
+    if (!strchr(norm, '.')) {
+        errno = 0;
+        char *end = NULL;
+        long long x = strtoll(norm, &end, 10);
+        if (errno == 0 && end && *end == '\0' && end != norm)
+            return json_object_new_int64(x);
+        return json_object_new_string_len(s, (int)n);
+    }
+    double d = strtod(norm, NULL);
+    struct json_object *o = brd_json_new_double(d);
+    if (!o)
+        return json_object_new_string_len(s, (int)n);
+    const char *back = json_object_to_json_string(o);
+    /* The shortest text of the double is the decimal itself (leading
+     * zero before the point written the same way by both). */
+    if (back && !strcmp(back, norm))
+        return o;
+    json_object_put(o);
+    return json_object_new_string_len(s, (int)n);
 }

@@ -37,4 +37,9 @@ int brd_sqlval_base64(const void *p, size_t n, struct json_object **out);
  * code points above U+10FFFF; NUL bytes are allowed: JSON escapes them). */
 bool brd_sqlval_utf8_valid(const char *s, size_t n);
 
+/* An exact decimal's text (DECIMAL, NUMERIC) as a JSON number when the
+ * number reads back as exactly that decimal, else as the string itself.
+ * NULL when out of memory. */
+struct json_object *brd_sqlval_decimal(const char *s, size_t n);
+
 #endif

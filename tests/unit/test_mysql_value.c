@@ -12,11 +12,12 @@
 #include <cmocka.h>
 
 #include "mysql_value.h"
+#include "sql_value.h"
 #include "sql_driver.h"
 
 static void expect_decimal(const char *text, const char *json)
 {
-    struct json_object *o = brd_my_decimal(text, strlen(text));
+    struct json_object *o = brd_sqlval_decimal(text, strlen(text));
     assert_non_null(o);
     const char *got = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
     if (strcmp(got, json))

@@ -706,8 +706,11 @@ static void datasource_fields_are_checked(void **state)
                       "{`path`: `nope.db`, `write`: `yes`}", NULL);
     expect_load_error("environment variable BRD_TEST_SQL_NOPE is not set", "datasources/d.json",
                       "datasources/d.json", "{`path`: `${env.BRD_TEST_SQL_NOPE}`}", NULL);
-    expect_load_error("\"postgresql\" is not supported yet", "datasources/d.json", "datasources/d.json",
-                      "{`type`: `postgresql`, `dsn`: `postgresql://x`}", NULL);
+    expect_load_error("dsn: missing", "datasources/d.json", "datasources/d.json", "{`type`: `postgresql`}", NULL);
+    expect_load_error("dsn: not a valid libpq connection string", "datasources/d.json", "datasources/d.json",
+                      "{`type`: `postgresql`, `dsn`: `host=h password='pw`}", NULL);
+    expect_load_error("unknown field \"host\"", "datasources/d.json", "datasources/d.json",
+                      "{`type`: `postgresql`, `dsn`: `host=h`, `host`: `h`}", NULL);
     expect_load_error("user: missing", "datasources/d.json", "datasources/d.json",
                       "{`type`: `mysql`, `host`: `127.0.0.1`}", NULL);
     expect_load_error("exactly one of host", "datasources/d.json", "datasources/d.json",
