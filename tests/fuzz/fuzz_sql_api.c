@@ -1,9 +1,13 @@
 /* fuzz_sql_api.c — libFuzzer harness for SQL API definitions (SPEC section
  * 2b): arbitrary bytes are loaded as apis/fuzz.json of a service with two
  * SQLite data sources (app, read-only; rw, "write": true) over a small real
- * database, so every field check, the params/placeholder matching and the
- * statement's prepare at load run on them; whatever loads is freed again.
- * Statements are only prepared, never run. */
+ * database and three server sources that load without contacting a server
+ * (pg and pgrw: postgresql; my: mysql), so every field check, the
+ * params/placeholder matching, the SQLite prepare and the PostgreSQL and
+ * MySQL placeholder rewriting run on them; whatever loads is freed again.
+ * An input starting with "D" is instead the rest loaded as a data source
+ * file (every driver's fields, DSN parsing, ${env.X}).  Statements are only
+ * checked, never run. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +23,9 @@
 
 static char dir[64];
 static char api_path[128];
-static struct brd_ds *dss[2];
+#define NDS 5
+static struct brd_ds *dss[NDS];
+static char ds_path[128];
 
 static void write_file(const char *path, const void *data, size_t size)
 {
@@ -52,9 +58,21 @@ static void init(void)
     snprintf(path, sizeof path, "%s/datasources/rw.json", dir);
     const char rw[] = "{\"type\": \"sqlite\", \"path\": \"app.db\", \"write\": true}";
     write_file(path, rw, sizeof rw - 1);
+    static const struct { const char *name, *text; } servers[] = {
+        {"pg", "{\"type\": \"postgresql\", \"dsn\": \"host=127.0.0.1 port=1 dbname=app user=app\"}"},
+        {"pgrw", "{\"type\": \"postgresql\", \"dsn\": \"postgresql://app@127.0.0.1:1/app\", \"write\": true}"},
+        {"my", "{\"type\": \"mysql\", \"host\": \"127.0.0.1\", \"port\": 1, \"user\": \"app\"}"},
+    };
+    for (size_t i = 0; i < sizeof servers / sizeof *servers; i++) {
+        snprintf(path, sizeof path, "%s/datasources/%s.json", dir, servers[i].name);
+        write_file(path, servers[i].text, strlen(servers[i].text));
+    }
     struct brd_diags d = {0};
-    if (brd_ds_load(dir, "app", &dss[0], &d) != 0 || brd_ds_load(dir, "rw", &dss[1], &d) != 0)
-        abort();
+    const char *names[NDS] = {"app", "rw", "pg", "pgrw", "my"};
+    for (size_t i = 0; i < NDS; i++)
+        if (brd_ds_load(dir, names[i], &dss[i], &d) != 0)
+            abort();
+    snprintf(ds_path, sizeof ds_path, "%s/datasources/fuzzds.json", dir);
     brd_diags_free(&d);
     snprintf(api_path, sizeof api_path, "%s/apis/fuzz.json", dir);
 }
@@ -63,10 +81,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!dss[0])
         init();
+    struct brd_diags d = {0};
+    if (size > 0 && data[0] == 'D') {
+        write_file(ds_path, data + 1, size - 1);
+        struct brd_ds *ds = NULL;
+        if (brd_ds_load(dir, "fuzzds", &ds, &d) == 0) {
+            if (!ds->driver || !ds->key || ds->pool < 1)
+                abort();
+            brd_ds_load_done(ds);
+            brd_ds_free(ds);
+        } else if (d.count == 0 && !d.nomem) {
+            abort();
+        }
+        brd_diags_free(&d);
+        return 0;
+    }
     write_file(api_path, data, size);
     struct brd_api *api = NULL;
-    struct brd_diags d = {0};
-    if (brd_api_load_with(dir, "fuzz", (const struct brd_ds *const *)dss, 2, &api, &d) == 0) {
+    if (brd_api_load_with(dir, "fuzz", (const struct brd_ds *const *)dss, NDS, &api, &d) == 0) {
         /* What loaded is consistent: every placeholder binds a declared
          * parameter, a write only on the writable source. */
         if (api->type == BRD_API_SQL) {
