@@ -17,6 +17,7 @@ import {
   END, Graph, Json, JsonObject, START, addNode, connect, graphToWorkflow, jsonText, removeEdge, removeNodes,
   setDef, workflowToGraph,
 } from "./model";
+import { FileEditor, FileKind, OpenFile, template } from "./FileEditor";
 import { Panel } from "./Panel";
 import { TestConsole, TestRun } from "./TestConsole";
 
@@ -32,7 +33,7 @@ interface NodeData extends Record<string, unknown> {
 }
 
 const SHORTCUTS: [string, string][] = [
-  ["A / F / S", "add an API / function / switch node"],
+  ["A / Q / F / S", "add an API / SQL API / function / switch node"],
   ["click, Shift+click", "select, add to the selection"],
   ["N / P", "select the next / previous node"],
   ["C", "connect the two selected nodes (first → second)"],
@@ -81,6 +82,7 @@ function Editor() {
   const [status, setStatus] = useState<string>("");
   const [help, setHelp] = useState(false);
   const [conflict, setConflict] = useState<string | null>(null);
+  const [openFile, setOpenFile] = useState<OpenFile | null>(null);
   const wrapper = useRef<HTMLDivElement>(null);
 
   const doc = hist?.present ?? null;
@@ -284,10 +286,16 @@ function Editor() {
     }
   }, [edit]);
 
-  const addAt = useCallback((kind: "api" | "function" | "switch", at?: { x: number; y: number }) => {
+  const sqlApis = useMemo(() => Object.keys(service?.apis ?? {}).sort()
+    .filter((a) => (service?.apis[a]?.content as JsonObject | null)?.["type"] === "sql"), [service]);
+
+  const addAt = useCallback((kind: PaletteKind, at?: { x: number; y: number }) => {
     edit((d) => {
-      const graph = addNode(d.graph, kind);
+      let graph = addNode(d.graph, kind === "sql" ? "api" : kind);
       const id = graph.nodes[graph.nodes.length - 2].id;
+      if (kind === "sql") {
+        graph = setDef(graph, id, { id, type: "api", api: sqlApis[0] ?? "" });
+      }
       const pos = at ?? flow.screenToFlowPosition({
         x: (wrapper.current?.getBoundingClientRect().left ?? 0) + (wrapper.current?.clientWidth ?? 600) / 2,
         y: (wrapper.current?.getBoundingClientRect().top ?? 0) + (wrapper.current?.clientHeight ?? 400) / 2,
@@ -295,7 +303,28 @@ function Editor() {
       setSelected([id]);
       return { graph, layout: { ...d.layout, [id]: pos } };
     });
-  }, [edit, flow]);
+  }, [edit, flow, sqlApis]);
+
+  const newFile = useCallback(async (kind: FileKind | "sql") => {
+    if (!service) return;
+    const what = kind === "sql" ? "SQL API" : kind === "apis" ? "API" : kind === "datasources" ? "data source" : "function";
+    const wanted = window.prompt(`Name of the new ${what}`);
+    if (!wanted) return;
+    const folder = kind === "sql" ? "apis" : kind === "function-settings" ? "functions" : kind;
+    const taken = folder === "apis" ? service.apis : folder === "datasources" ? service.datasources : service.functions;
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(wanted) || taken[wanted]) {
+      setStatus(`"${wanted}" is taken or not a name ([A-Za-z0-9_-]{1,64})`);
+      return;
+    }
+    try {
+      const r = await api.saveFile(kind === "sql" ? "apis" : kind, wanted, template(kind), null);
+      const s = await refresh();
+      if (s) setProblems(r.errors);
+      setOpenFile({ kind: kind === "sql" ? "apis" : kind, name: wanted });
+    } catch (e) {
+      setStatus(`not created: ${(e as Error).message}`);
+    }
+  }, [service, refresh]);
 
   const deleteSelection = useCallback(() => {
     if (selectedEdge) {
@@ -322,8 +351,8 @@ function Editor() {
         setHist((h) => (h ? redo(h) : h));
       } else if (mod) {
         return;
-      } else if (e.key === "a" || e.key === "f" || e.key === "s") {
-        addAt(e.key === "a" ? "api" : e.key === "f" ? "function" : "switch");
+      } else if (e.key === "a" || e.key === "q" || e.key === "f" || e.key === "s") {
+        addAt(e.key === "a" ? "api" : e.key === "q" ? "sql" : e.key === "f" ? "function" : "switch");
       } else if (e.key === "c" && selected.length === 2) {
         edit((d) => ({ ...d, graph: connect(d.graph, selected[0], selected[1]) }));
       } else if (e.key === "Delete" || e.key === "Backspace") {
@@ -395,13 +424,29 @@ function Editor() {
           <button type="button" disabled={!name} onClick={() => void deleteWorkflow()}>Delete</button>
         </div>
         <h2>Palette</h2>
-        {(["api", "function", "switch"] as const).map((k) => (
-          <div key={k} className={`palette k-${k}`} draggable tabIndex={0} role="button"
-            aria-label={`add ${k} node`}
+        {PALETTE.map(([k, label]) => (
+          <div key={k} className={`palette k-${k === "sql" ? "api" : k}`} draggable tabIndex={0} role="button"
+            aria-label={`add ${label} node`} data-testid={`palette-${k}`}
             onDragStart={(e) => e.dataTransfer.setData("application/braid-node", k)}
             onKeyDown={(e) => { if (e.key === "Enter") addAt(k); }}
-            onClick={() => addAt(k)}>{k === "api" ? "API / SQL API" : k}</div>
+            onClick={() => addAt(k)}>{label}</div>
         ))}
+        <h2>Files</h2>
+        <FileList title="APIs" names={Object.keys(service.apis).sort()} mark={(n) => sqlApis.includes(n) ? "SQL" : "HTTP"}
+          onOpen={(n) => setOpenFile({ kind: "apis", name: n })} />
+        <div className="row">
+          <button type="button" onClick={() => void newFile("apis")}>New API</button>
+          <button type="button" onClick={() => void newFile("sql")}>New SQL API</button>
+        </div>
+        <FileList title="Data sources" names={Object.keys(service.datasources).sort()}
+          mark={(n) => String((service.datasources[n]?.content as JsonObject | null)?.["type"] ?? "sqlite")}
+          onOpen={(n) => setOpenFile({ kind: "datasources", name: n })} />
+        <div className="row"><button type="button" onClick={() => void newFile("datasources")}>New data source</button></div>
+        <FileList title="Functions" names={Object.keys(service.functions).sort()} mark={() => "py"}
+          onOpen={(n) => setOpenFile({ kind: "functions", name: n })}
+          extra={(n) => <button type="button" className="small" aria-label={`settings of ${n}`}
+            onClick={() => setOpenFile({ kind: "function-settings", name: n })}>settings</button>} />
+        <div className="row"><button type="button" onClick={() => void newFile("functions")}>New function</button></div>
         {fileProblems.length > 0 && (
           <>
             <h2>Other problems</h2>
@@ -414,7 +459,7 @@ function Editor() {
         onDrop={(e) => {
           e.preventDefault();
           const k = e.dataTransfer.getData("application/braid-node");
-          if (k === "api" || k === "function" || k === "switch") {
+          if (k === "api" || k === "sql" || k === "function" || k === "switch") {
             addAt(k, flow.screenToFlowPosition({ x: e.clientX, y: e.clientY }));
           }
         }}>
@@ -433,6 +478,11 @@ function Editor() {
           <Controls />
         </ReactFlow>
       </div>
+      {openFile && (
+        <FileEditor file={openFile} service={service} problems={problems}
+          onSaved={(s, ps, st) => { setService(s); setProblems(ps); setStatus(st); }}
+          onConflict={(path) => setConflict(path)} onClose={() => setOpenFile(null)} />
+      )}
       {doc && nodeId ? (
         <Panel graph={doc.graph} head={doc.graph.head} nodeId={nodeId}
           apis={Object.keys(service.apis).sort()} functions={Object.keys(service.functions).sort()}
@@ -449,6 +499,28 @@ function Editor() {
       {name && <TestConsole workflow={name} runs={runs} active={active} busy={busy} onRun={(i) => void runTest(i)}
         onPick={setActive} onSaveCase={(r, c) => void saveCase(r, c)} />}
     </div>
+  );
+}
+
+type PaletteKind = "api" | "sql" | "function" | "switch";
+
+const PALETTE: [PaletteKind, string][] = [["api", "API"], ["sql", "SQL API"], ["function", "function"], ["switch", "switch"]];
+
+function FileList({ title, names, mark, onOpen, extra }: {
+  title: string; names: string[]; mark: (n: string) => string; onOpen: (n: string) => void;
+  extra?: (n: string) => React.ReactNode;
+}) {
+  return (
+    <>
+      <h3>{title}</h3>
+      <ul className="files" aria-label={title}>
+        {names.map((n) => (
+          <li key={n}><button type="button" onClick={() => onOpen(n)}>{n} <span className="mark">{mark(n)}</span></button>
+            {extra?.(n)}</li>
+        ))}
+        {names.length === 0 && <li className="hint">none</li>}
+      </ul>
+    </>
   );
 }
 
