@@ -36,6 +36,7 @@ const SHORTCUTS: [string, string][] = [
   ["A / Q / F / S", "add an API / SQL API / function / switch node"],
   ["click, Shift+click", "select, add to the selection"],
   ["N / P", "select the next / previous node"],
+  ["E", "select the next edge"],
   ["C", "connect the two selected nodes (first → second)"],
   ["Delete", "delete the selected nodes or edge"],
   ["Ctrl+Z / Ctrl+Shift+Z", "undo / redo"],
@@ -363,6 +364,10 @@ function Editor() {
         const next = ids[(at + (e.key === "n" ? 1 : ids.length - 1) + (at < 0 && e.key === "p" ? 1 : 0)) % ids.length];
         setSelected([next]);
         setSelectedEdge(null);
+      } else if (e.key === "e" && doc && doc.graph.edges.length) {
+        const ids = doc.graph.edges.map((x) => x.id);
+        setSelected([]);
+        setSelectedEdge((cur) => ids[(cur ? ids.indexOf(cur) + 1 : 0) % ids.length]);
       } else if (e.key === "l") {
         edit((d) => ({ ...d, layout: autoLayout(d.graph) }));
         setTimeout(() => flow.fitView({ padding: 0.2 }), 0);
@@ -494,12 +499,18 @@ function Editor() {
           onHead={(head, group) => edit((d) => ({ ...d, graph: { ...d.graph, head } }), `head-${group}`)} />
       ) : (
         <aside className="panel"><p>{selected.length > 1 ? `${selected.length} nodes selected (C connects two)`
-          : "Select a node to edit it; press ? for the shortcuts."}</p></aside>
+          : selectedEdge && doc ? edgeText(doc.graph, selectedEdge)
+            : "Select a node to edit it; press ? for the shortcuts."}</p></aside>
       )}
       {name && <TestConsole workflow={name} runs={runs} active={active} busy={busy} onRun={(i) => void runTest(i)}
         onPick={setActive} onSaveCase={(r, c) => void saveCase(r, c)} />}
     </div>
   );
+}
+
+function edgeText(g: Graph, id: string): string {
+  const e = g.edges.find((x) => x.id === id);
+  return e ? `Edge ${e.source} → ${e.target}${e.label ? ` (${e.label})` : ""} selected: Delete removes it.` : "";
 }
 
 type PaletteKind = "api" | "sql" | "function" | "switch";
