@@ -41,14 +41,22 @@ static struct json_object *string_or_null(const char *s, size_t n)
     return s ? json_object_new_string_len(s, (int)n) : NULL;
 }
 
-struct json_object *brd_studio_problem(const char *msg)
+struct json_object *brd_studio_problem(const char *dir, const char *msg)
 {
     const char *p = msg, *file = NULL, *node = NULL, *field = NULL, *e;
     size_t nfile = 0, nnode = 0, nfield = 0;
-    if ((e = strstr(p, ": ")) && is_file(p, (size_t)(e - p))) {
+    /* A function's compile errors name its path ("DIR/functions/f.py:1:13: ..."). */
+    size_t ndir = strlen(dir);
+    while (ndir > 1 && dir[ndir - 1] == '/')
+        ndir--;
+    if (!strncmp(p, dir, ndir) && p[ndir] == '/')
+        p += ndir + 1;
+    if ((e = strchr(p, ':')) && is_file(p, (size_t)(e - p))) {
         file = p;
         nfile = (size_t)(e - p);
-        p = e + 2;
+        p = e + (e[1] == ' ' ? 2 : 1);   /* "f.py:3: ..." keeps its "3: ..." */
+    } else {
+        p = msg;
     }
     if (file && !strncmp(p, "node ", 5) && (e = strstr(p + 5, ": ")) && e > p + 5 &&
         !memchr(p + 5, ' ', (size_t)(e - p - 5))) {
@@ -78,7 +86,7 @@ struct json_object *brd_studio_problem(const char *msg)
 }
 
 /* The diags as an array of problems (a new reference) or NULL. */
-static struct json_object *problems_of(const struct brd_diags *d)
+static struct json_object *problems_of(const char *dir, const struct brd_diags *d)
 {
     struct json_object *arr = json_object_new_array();
     if (!arr || d->nomem) {
@@ -86,7 +94,7 @@ static struct json_object *problems_of(const struct brd_diags *d)
         return NULL;
     }
     for (size_t i = 0; i < d->count; i++) {
-        struct json_object *p = brd_studio_problem(d->msgs[i]);
+        struct json_object *p = brd_studio_problem(dir, d->msgs[i]);
         if (!p || brd_json_append(arr, p) != 0) {
             json_object_put(arr);
             return NULL;
@@ -105,7 +113,7 @@ int brd_studio_check(const char *dir, const struct brd_fn_runner *runner, struct
         brd_tests_free(&t);
         brd_service_free(s);
     }
-    *errors = problems_of(&d);
+    *errors = problems_of(dir, &d);
     brd_diags_free(&d);
     return *errors ? 0 : -1;
 }
@@ -160,7 +168,7 @@ int brd_studio_run(const char *dir, const struct brd_fn_runner *runner, const ch
     struct brd_diags d = {0};
     struct brd_service *s = NULL;
     if (brd_service_load(dir, runner, &s, &d) != 0) {
-        struct json_object *errors = problems_of(&d), *o = errors ? json_object_new_object() : NULL;
+        struct json_object *errors = problems_of(dir, &d), *o = errors ? json_object_new_object() : NULL;
         brd_diags_free(&d);
         if (!o || brd_json_add(o, "errors", errors) != 0) {
             if (!o)

@@ -12,12 +12,14 @@
 #include "base/jsonutil.h"
 #include "fnrun.h"
 
-/* One load-time message ("workflows/x.json: node A: params: ...") as
- * {"file", "node", "field", "message"}: file "workflows/x.json", node "A",
- * field "params" (its first part names the panel field: "branches[0].next"),
- * message the rest; each of file, node and field null when the message
- * does not name one.  A new reference, NULL when out of memory. */
-struct json_object *brd_studio_problem(const char *msg);
+/* One load-time message ("workflows/x.json: node A: params: ...") of the
+ * service directory dir as {"file", "node", "field", "message"}: file
+ * "workflows/x.json" (relative to dir even when the message gives its full
+ * path), node "A", field "params" (its first part names the panel field:
+ * "branches[0].next"), message the rest; each of file, node and field null
+ * when the message does not name one.  A new reference, NULL when out of
+ * memory. */
+struct json_object *brd_studio_problem(const char *dir, const char *msg);
 
 /* Every problem of the directory dir as saved: the loader's (data sources,
  * APIs, functions through runner, workflows) and the recorded tests'.

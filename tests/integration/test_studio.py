@@ -263,3 +263,14 @@ def test_usage_help_and_remote_refusal(tmp_path, seed):
     r = run("studio")
     assert r.returncode == 2
     assert "studio" in run("--help").stdout
+
+
+def test_problems_name_their_file_relative_to_the_directory(studio, seed):
+    s = studio(seed)
+    status, r = s.api("PUT", "/api/files/functions/broken", "def handler(:\n")
+    assert status == 200
+    mine = [e for e in r["errors"] if e["file"] == "functions/broken.py"]
+    assert mine and "SyntaxError" in mine[0]["message"] and mine[0]["node"] is None, r
+    status, r = s.api("PUT", "/api/files/apis/bad", '{"url": "ftp://x"}')
+    bad = [e for e in r["errors"] if e["file"] == "apis/bad.json"]
+    assert bad and bad[0]["field"] == "url", r
