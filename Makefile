@@ -159,6 +159,13 @@ $(BUILD)/libbraid_sandbox.a: $(SBX_OBJ)
 	@echo '  AR   $@'; rm -f $@ && ar rcs $@ $^
 
 LIBS       := $(BUILD)/libbraid_sandbox.a $(BUILD)/libbraid.a
+
+# The Studio's page, embedded in the binary (see "the Studio's page" below);
+# defined before `braid:`, whose prerequisites are expanded as it is read.
+STUDIO_SRC   := $(sort $(wildcard studio/src/*)) studio/build.mjs studio/package.json studio/tsconfig.json
+STUDIO_FILES := studio/index.html studio/dist/app.js studio/dist/app.css
+STUDIO_GEN   := $(BUILD)/gen/studio_assets.c
+STUDIO_OBJ   := $(BUILD)/obj/gen/studio_assets.o
 LIBS_ASAN  := $(BUILD)/libbraid_sandbox-asan.a $(BUILD)/libbraid-asan.a
 
 braid: $(RT_OBJ) $(STUDIO_OBJ) $(LIBS)
@@ -170,13 +177,9 @@ braid: $(RT_OBJ) $(STUDIO_OBJ) $(LIBS)
 # node build.mjs) into studio/dist/app.js + app.css; studio/embed.sh turns
 # those and studio/index.html into C arrays (build/gen/studio_assets.c), so
 # `braid studio` serves its page offline from nothing but the binary.
-STUDIO_SRC   := $(sort $(wildcard studio/src/*)) studio/build.mjs studio/package.json studio/tsconfig.json
-STUDIO_FILES := studio/index.html studio/dist/app.js studio/dist/app.css
-STUDIO_GEN   := $(BUILD)/gen/studio_assets.c
-STUDIO_OBJ   := $(BUILD)/obj/gen/studio_assets.o
 
 studio/node_modules/.package-lock.json: studio/package-lock.json
-	@$(SUBMAKE) deps-studio
+	@+$(SUBMAKE) deps-studio
 	@echo '  NPM  studio (npm ci)'; cd studio && npm ci --no-audit --no-fund --loglevel=error
 
 # One run of build.mjs writes both files; app.css is made with app.js.
