@@ -232,6 +232,8 @@ $(BUILD)/unit/test_request_map:      $(BUILD)/obj/runtime/request.o $(BUILD)/obj
 $(BUILD)/unit-asan/test_request_map: $(BUILD)/asan/runtime/request.o $(BUILD)/asan/runtime/form.o
 $(BUILD)/unit/test_admin_http:       $(BUILD)/obj/runtime/admin_http.o
 $(BUILD)/unit-asan/test_admin_http:  $(BUILD)/asan/runtime/admin_http.o
+$(BUILD)/unit/test_studio:           $(BUILD)/obj/runtime/studio_api.o $(BUILD)/obj/runtime/studio_files.o
+$(BUILD)/unit-asan/test_studio:      $(BUILD)/asan/runtime/studio_api.o $(BUILD)/asan/runtime/studio_files.o
 
 $(BUILD)/conformance/%: tests/conformance/%.c $(LIBS)
 	@mkdir -p $(dir $@)
@@ -402,6 +404,6 @@ run:                                           ## serve the seed example through
 	@RUN_PORT='$(RUN_PORT)' RUN_ADMIN_PORT='$(RUN_ADMIN_PORT)' docker/run-local.sh
 
 clean:                                         ## remove everything the build made
-	rm -rf $(BUILD) braid $(SEED_DB)
+	rm -rf $(BUILD) braid $(SEED_DB) studio/dist
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
