@@ -194,7 +194,7 @@ int brd_cmd_studio(int argc, char **argv)
         return BRD_CMD_EXIT_FAILED;
     }
     char shown[300];
-    snprintf(shown, sizeof shown, ss.ss_family == AF_INET6 ? "[%s]" : "%s", host);
+    snprintf(shown, sizeof shown, strchr(host, ':') ? "[%s]" : "%s", host);
     struct brd_studio_http_config cfg = {dir, &runner, token, shown, (const struct sockaddr *)&ss, sslen};
     struct brd_studio_http *h = NULL;
     uint16_t bound = 0;

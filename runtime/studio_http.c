@@ -35,7 +35,7 @@ struct job {
 struct brd_studio_http {
     struct brd_studio_http_config cfg;
     struct MHD_Daemon *daemon;
-    char hosts[3][300];          /* the Host values accepted */
+    char hosts[6][300];          /* the Host values accepted ("" = none) */
     int wake[2];                 /* a job is waiting: libmicrohttpd's thread -> serving thread */
     pthread_mutex_t lock;
     pthread_cond_t done;
@@ -302,7 +302,7 @@ static bool host_ok(const struct brd_studio_http *h, struct MHD_Connection *c)
     if (!host)
         return false;
     for (size_t i = 0; i < sizeof h->hosts / sizeof h->hosts[0]; i++)
-        if (!strcasecmp(host, h->hosts[i]))
+        if (h->hosts[i][0] && !strcasecmp(host, h->hosts[i]))
             return true;
     return false;
 }
@@ -433,6 +433,12 @@ int brd_studio_http_start(const struct brd_studio_http_config *cfg, struct brd_s
     snprintf(h->hosts[0], sizeof h->hosts[0], "%s:%u", cfg->host, (unsigned)*port);
     snprintf(h->hosts[1], sizeof h->hosts[1], "localhost:%u", (unsigned)*port);
     snprintf(h->hosts[2], sizeof h->hosts[2], "127.0.0.1:%u", (unsigned)*port);
+    if (*port == 80) {
+        /* A browser leaves the default port out of Host. */
+        snprintf(h->hosts[3], sizeof h->hosts[3], "%s", cfg->host);
+        snprintf(h->hosts[4], sizeof h->hosts[4], "localhost");
+        snprintf(h->hosts[5], sizeof h->hosts[5], "127.0.0.1");
+    }
     *out = h;
     return 0;
 }
