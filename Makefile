@@ -101,7 +101,7 @@ BENCH_BIN  := $(BENCH_C:bench/%.c=$(BUILD)/bench/%)
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
 .PHONY: fanout-backend fanout-backend-stop image-deps image image-test
-.PHONY: all build deps deps-db deps-studio test-studio test test-unit test-asan test-conformance test-integration test-examples \
+.PHONY: all build deps deps-db deps-studio deps-browser test-studio test-browser test test-unit test-asan test-conformance test-integration test-examples \
         test-security test-fuzz test-layers test-fresh fuzz bench bench-sql bench-http run clean help
 
 all: build
@@ -140,6 +140,16 @@ deps-studio:                                   ## install Node.js and npm when m
 	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	    $$SUDO apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; \
+	fi
+
+# Debian's chromium, which the Studio's browser tests drive (puppeteer-core
+# from studio/'s lock file; no browser is downloaded).
+deps-browser:                                  ## install chromium when missing (the Studio's browser tests)
+	@if [ ! -x /usr/bin/chromium ]; then \
+	    echo "deps-browser: installing chromium"; \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null; \
 	fi
 
 # ---- the binary -------------------------------------------------------------
@@ -246,10 +256,10 @@ $(BUILD)/conformance/%: tests/conformance/%.c $(LIBS)
 SUBMAKE    := $(MAKE) --no-print-directory
 
 test:                                          ## run every suite (installs deps first)
-	@$(SUBMAKE) deps deps-db deps-studio
+	@$(SUBMAKE) deps deps-db deps-studio deps-browser
 	@$(SUBMAKE) build
 	@$(SUBMAKE) test-layers test-unit test-asan test-conformance test-integration test-examples test-studio \
-	    test-security test-fuzz image-test
+	    test-browser test-security test-fuzz image-test
 
 # The layers hold: for each layer, a header it must not see does not compile
 # with that layer's flags, and one it may see does (so the probe can fail).
@@ -298,6 +308,9 @@ test-examples: build                           ## braid test over every example'
 
 test-studio: deps-studio                       ## the Studio's type check and unit tests (npm ci from the lock file)
 	@cd studio && npm ci --no-audit --no-fund --loglevel=error && npm run --silent typecheck && npm test --silent
+
+test-browser: braid deps-browser               ## the Studio in a real chromium: the seed built by drag and drop, errors, conflicts, escaping
+	@cd studio && BRAID_BIN=$(CURDIR)/braid node --test --test-concurrency=1 test-browser/
 
 test-security: braid                           ## sandbox escape tests (pytest, real CPython in the real sandbox)
 	@if ls tests/security/test_*.py >/dev/null 2>&1; then \
