@@ -695,7 +695,7 @@ def test_a_read_only_source_cannot_be_talked_into_writing(pg_service, pg):
     if code == 0:
         for wf in ("sneak", "sneak_tx"):
             code, out, err = run_workflow(d, wf, {})
-            assert code == 1, (wf, out)
+            assert (code, users(pg)) == (1, USERS), (wf, "the read-only source wrote", out)
             e = error_of(err)
             assert e["code"] == "DATASOURCE_ERROR", (wf, e)
     else:
@@ -797,3 +797,111 @@ def test_the_database_going_away_and_coming_back(pg_service, pg, serve):
     with open(s.stderr.name) as f, open(s.log) as g:
         logged = f.read() + g.read()
     assert PASSWORD not in logged and pg.dsn not in logged
+
+
+# ---- the statement text, sessions and kept connections ---------------------------------------
+
+def test_placeholders_in_strings_comments_and_casts(pg_service):
+    sql = ("SELECT ':x' AS lit, $$:y$$ AS dollar, $q$ it's :z $q$ AS tagged, E'\\':w' AS esc, "
+           "\"id\" AS \"col:v\", :id::int4 + 0 AS cast, :id::text AS txt /* :c */ FROM users "
+           "WHERE id = :id -- :d")
+    d = pg_service({"apis/t.json": sql_api(sql, {"id": {"type": "int"}}),
+                    "workflows/t.json": one("t", {"id": 2})})
+    assert check(d)[0] == 0, check(d)[2]
+    code, out, err = run_workflow(d, "t", {})
+    assert code == 0, err
+    assert out == {"data": [{"lit": ":x", "dollar": ":y", "tagged": " it's :z ", "esc": "':w",
+                             "col:v": 2, "cast": 2, "txt": "2"}]}
+
+
+def test_more_than_one_statement_is_a_load_error(pg_service, pg):
+    for sql in ("SELECT id FROM users WHERE id = :id; DROP TABLE users",
+                "SELECT 1 AS one; SELECT 2 AS two"):
+        bad = pg_service({"apis/get_user.json": sql_api(sql, {"id": {"type": "int"}} if ":id" in sql else None)})
+        code, out, err = check(bad)
+        assert code == 1 and "apis/get_user.json: sql: " in err, (sql, err)
+    assert users(pg) == USERS
+
+
+def test_duplicate_result_columns_are_found_by_check_connect(pg_service):
+    bad = pg_service({"apis/dup.json": sql_api("SELECT id, name AS id FROM users")})
+    code, out, err = check(bad, "--connect")
+    assert code == 1 and "apis/dup.json: " in err, err
+
+
+def test_a_kept_connection_killed_on_the_server_is_replaced_for_a_read(pg_service, pg, serve):
+    d = pg_service()
+    s = serve(d, workers=1)
+    assert s.json("GET", "/user?uid=1")[0] == 200
+    assert pg.app_connections() == 1
+    pg.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'app'")
+    assert wait_gone(lambda: pg.app_connections() == 0, 2)
+    # The read finds its connection dead and runs once more on a new one.
+    st, body, _ = s.json("GET", "/user?uid=2")
+    assert (st, body) == (200, {"data": [{"id": 2, "name": "bob", "role": "user"}]})
+    assert pg.app_connections() == 1
+
+
+def test_a_write_on_a_killed_connection_runs_at_most_once(pg_service, pg, serve):
+    d = pg_service({
+        "apis/add.json": sql_api("INSERT INTO notes(body) VALUES (:body) RETURNING id",
+                                 {"body": {"type": "string"}}, datasource="rw"),
+        "workflows/add.json": one("add", {"body": "${START.body}"})})
+    s = serve(d, workers=1)
+    assert s.json("GET", "/add?body=first")[0] == 200
+    pg.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'app'")
+    assert wait_gone(lambda: pg.app_connections() == 0, 2)
+    st, body, _ = s.json("GET", "/add?body=second")
+    n = int(pg.sql("SELECT count(*) FROM notes WHERE body = 'second'", "app")[0][0])
+    if st == 200:
+        assert n == 1, body
+    else:
+        assert st == 502 and body["error"]["code"] == "DATASOURCE_ERROR" and n == 0, (body, n)
+    # Either way the next write has a working connection.
+    assert s.json("GET", "/add?body=third")[0] == 200
+    assert pg.sql("SELECT count(*) FROM notes WHERE body = 'third'", "app") == [["1"]]
+
+
+def test_a_failed_write_leaves_the_connection_usable(pg_service, pg, serve):
+    d = pg_service({
+        "apis/add.json": sql_api("INSERT INTO users(id, name) VALUES (:id, 'x') RETURNING id",
+                                 {"id": {"type": "int"}}, datasource="rw"),
+        "apis/who.json": sql_api("SELECT count(*) AS n FROM users", datasource="rw"),
+        "workflows/add.json": one("add", {"id": "${START.id}"}),
+        "workflows/who.json": one("who")})
+    s = serve(d, workers=1)
+    st, body, _ = s.json("GET", "/add?id=1")
+    assert st == 502 and "duplicate key" in body["error"]["message"], body
+    # Rolled back: not "current transaction is aborted" on the same connection.
+    assert s.json("GET", "/who")[:2] == (200, {"data": [{"n": 3}]})
+    assert s.json("GET", "/add?id=4")[:2] == (200, {"data": [{"id": 4}], "affected_rows": 1})
+    assert pg.app_connections() == 1
+
+
+def test_each_statement_gets_its_own_time_limit_on_one_connection(pg_service):
+    # One connection (pool 1) runs them in turn: a short limit must not stay on the
+    # session for the longer one after it, nor a write's local one.
+    d = pg_service({
+        "apis/short.json": sql_api("SELECT 1 AS one FROM pg_sleep(0.05)", timeout_ms=300),
+        "apis/long.json": sql_api("SELECT 2 AS two FROM pg_sleep(0.5)", timeout_ms=3000),
+        "apis/rw_long.json": sql_api("SELECT 3 AS three FROM pg_sleep(0.5)", datasource="rw", timeout_ms=3000),
+        "apis/rw_w.json": sql_api("UPDATE users SET role = role WHERE id = 1", datasource="rw", timeout_ms=200),
+        "workflows/s_l.json": chain("short", "long"),
+        "workflows/w_l.json": chain("rw_w", "rw_long")})
+    code, out, err = run_workflow(d, "s_l", {})
+    assert (code, out) == (0, {"data": [{"two": 2}]}), err
+    code, out, err = run_workflow(d, "w_l", {})
+    assert (code, out) == (0, {"data": [{"three": 3}]}), err
+
+
+def test_a_parallel_section_uses_up_to_pool_connections(pg_service, pg, serve):
+    slow = sql_api("SELECT :n AS n FROM pg_sleep(0.1)", {"n": {"type": "int"}})
+    wf = {"nodes": [{"id": k, "type": "api", "api": "slow", "params": {"n": i}} for i, k in enumerate("ABC")],
+          "edges": [["START", k] for k in "ABC"] + [[k, "END"] for k in "ABC"],
+          "result": {"n": ["${A.data[0].n}", "${B.data[0].n}", "${C.data[0].n}"]}}
+    d = pg_service({"apis/slow.json": slow, "workflows/par.json": wf}, ds={"pool": 2})
+    s = serve(d, workers=1)
+    assert wait_gone(lambda: pg.app_connections() == 0, 5)
+    for _ in range(3):
+        assert s.json("GET", "/par")[:2] == (200, {"n": [0, 1, 2]})
+    assert pg.app_connections() == 2
