@@ -905,3 +905,18 @@ def test_a_parallel_section_uses_up_to_pool_connections(pg_service, pg, serve):
     for _ in range(3):
         assert s.json("GET", "/par")[:2] == (200, {"n": [0, 1, 2]})
     assert pg.app_connections() == 2
+
+
+def test_times_intervals_infinities_and_extreme_params(pg_service):
+    sql = ("SELECT '14:05:00'::time AS tm, '14:05:00+02'::timetz AS tmz, '1 day 02:00'::interval AS iv, "
+           "'infinity'::timestamp AS inf, '-infinity'::float8 AS ninf, "
+           "'2026-12-02 14:05:00.5-03:30'::timestamptz AS tz2, '{\"a\": 1}'::json #> '{a}' AS jp, "
+           ":i AS i, :n AS n")
+    d = pg_service({"apis/c.json": sql_api(sql, {"i": {"type": "int"}, "n": {"type": "number"}}),
+                    "workflows/c.json": one("c", {"i": "${START.i}", "n": "${START.n}"})})
+    fixed = {"tm": "14:05:00", "tmz": "14:05:00+02:00", "iv": "1 day 02:00:00", "inf": "infinity",
+             "ninf": "-Infinity", "tz2": "2026-12-02T17:35:00.5+00:00", "jp": 1}
+    for i, n in ((9223372036854775807, 1e300), (-9223372036854775808, 1.5e-300), (0, -0.5)):
+        code, out, err = run_workflow(d, "c", {"i": i, "n": n})
+        assert code == 0, err
+        assert out == {"data": [dict(fixed, i=i, n=n)]}
