@@ -7,6 +7,7 @@ password or the DSN, the server going away and coming back under the same
 sessions, and connections counted on the server under load behind nginx.
 The DSN comes from ${env.APP_PG_DSN} (keyword/value over TCP), or
 ${env.APP_PG_URI} (a URI) / ${env.APP_PG_SOCK} (the unix socket folder)."""
+import hashlib
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import BRAID, concurrently, error_of, run, run_workflow, wait_for
+from conftest import BRAID, concurrently, error_of, free_port, run, run_workflow, wait_for
 import pgserver
 from pgserver import PASSWORD, Postgres, wait_gone
 
@@ -391,7 +392,6 @@ def test_a_1mb_string_is_stored_exactly(pg_service, pg, tmp_path):
                                  "md5(body) AS h", {"body": {"type": "string", "required": True}},
                                  datasource="rw"),
         "workflows/add.json": one("add", {"body": "${START.body}"})})
-    import hashlib
     body = "'; DROP TABLE notes; --\u00e9" + "y" * (1 << 20)
     big = tmp_path / "big.json"
     big.write_text(json.dumps({"body": body}))
@@ -601,7 +601,6 @@ def test_wrong_password_is_a_clear_error_without_the_password(pg_service, pg, se
 
 
 def test_a_server_that_is_not_there_is_DATASOURCE_ERROR_within_connect_timeout(service, pg):
-    from conftest import free_port
     d = service({"datasources/app.json": {"type": "postgresql", "connect_timeout_ms": 500,
                                           "dsn": "host=127.0.0.1 port=%d dbname=app user=app password=%s"
                                                  % (free_port(), PASSWORD)},
