@@ -23,7 +23,7 @@ FUZZ_SECONDS ?= 30
 # A recipe that needs a flag and finds pkg-config silent stops with an error
 # naming `make deps`, never with a wall of compile or link errors.
 # `VAR = $(eval VAR := ...)$(VAR)` asks once per make process, then remembers.
-PKGS       := json-c libpcre2-8 libcurl sqlite3 libpq libmariadb
+PKGS       := json-c libpcre2-8 libcurl sqlite3 libpq libmariadb libmicrohttpd
 pkgconf     = $(or $(shell pkg-config $(1) 2>/dev/null),$(error pkg-config $(1) printed nothing: \
                 the -dev packages are missing. Run `make deps` (make run and make test do it for you)))
 PKG_CFLAGS  = $(eval PKG_CFLAGS := $(call pkgconf,--cflags $(PKGS)))$(PKG_CFLAGS)
@@ -63,7 +63,7 @@ DEB_PACKAGES := gcc make pkg-config clang libclang-rt-14-dev \
                 libpython3.11-dev libpython3-dev libseccomp-dev \
                 python3 python3-pytest nginx libfcgi-dev spawn-fcgi \
                 apache2 lighttpd wrk curl libsqlite3-dev sqlite3 \
-                libpq-dev libmariadb-dev
+                libpq-dev libmariadb-dev libmicrohttpd-dev
 
 # The database servers the SQL integration tests start in temporary
 # directories (tests/integration/dbservers.py); `make test` installs them
@@ -159,10 +159,41 @@ $(BUILD)/libbraid_sandbox.a: $(SBX_OBJ)
 	@echo '  AR   $@'; rm -f $@ && ar rcs $@ $^
 
 LIBS       := $(BUILD)/libbraid_sandbox.a $(BUILD)/libbraid.a
+
+# The Studio's page, embedded in the binary (see "the Studio's page" below);
+# defined before `braid:`, whose prerequisites are expanded as it is read.
+STUDIO_SRC   := $(sort $(wildcard studio/src/*)) studio/build.mjs studio/package.json studio/tsconfig.json
+STUDIO_FILES := studio/index.html studio/dist/app.js studio/dist/app.css
+STUDIO_GEN   := $(BUILD)/gen/studio_assets.c
+STUDIO_OBJ   := $(BUILD)/obj/gen/studio_assets.o
 LIBS_ASAN  := $(BUILD)/libbraid_sandbox-asan.a $(BUILD)/libbraid-asan.a
 
-braid: $(RT_OBJ) $(LIBS)
-	@echo '  LD   $@'; $(CC) $(CFLAGS) -o $@ $(RT_OBJ) $(LIBS) $(LDLIBS_ALL)
+braid: $(RT_OBJ) $(STUDIO_OBJ) $(LIBS)
+	@echo '  LD   $@'; $(CC) $(CFLAGS) -o $@ $(RT_OBJ) $(STUDIO_OBJ) $(LIBS) $(LDLIBS_ALL)
+
+# ---- the Studio's page, embedded in the binary (SPEC section 11) -------------
+#
+# studio/ is bundled by esbuild (npm ci from the committed lock file, then
+# node build.mjs) into studio/dist/app.js + app.css; studio/embed.sh turns
+# those and studio/index.html into C arrays (build/gen/studio_assets.c), so
+# `braid studio` serves its page offline from nothing but the binary.
+
+studio/node_modules/.package-lock.json: studio/package-lock.json
+	@+$(SUBMAKE) deps-studio
+	@echo '  NPM  studio (npm ci)'; cd studio && npm ci --no-audit --no-fund --loglevel=error
+
+# One run of build.mjs writes both files; app.css is made with app.js.
+studio/dist/app.js: $(STUDIO_SRC) studio/node_modules/.package-lock.json
+	@echo '  JS   $@'; cd studio && node build.mjs
+studio/dist/app.css: studio/dist/app.js
+
+$(STUDIO_GEN): $(STUDIO_FILES) studio/embed.sh
+	@mkdir -p $(dir $@)
+	@echo '  GEN  $@'; studio/embed.sh $(STUDIO_FILES) > $@.tmp && mv $@.tmp $@
+
+$(STUDIO_OBJ): $(STUDIO_GEN) runtime/studio_assets.h
+	@mkdir -p $(dir $@)
+	@echo '  CC   $<'; $(CC) $(WARN) -Iruntime $(CFLAGS) -c $< -o $@
 
 # The seed example's SQLite database, from its checked-in SQL (the .db is
 # never in git).  Built into a temporary file first: an error leaves no
@@ -201,6 +232,8 @@ $(BUILD)/unit/test_request_map:      $(BUILD)/obj/runtime/request.o $(BUILD)/obj
 $(BUILD)/unit-asan/test_request_map: $(BUILD)/asan/runtime/request.o $(BUILD)/asan/runtime/form.o
 $(BUILD)/unit/test_admin_http:       $(BUILD)/obj/runtime/admin_http.o
 $(BUILD)/unit-asan/test_admin_http:  $(BUILD)/asan/runtime/admin_http.o
+$(BUILD)/unit/test_studio:           $(BUILD)/obj/runtime/studio_api.o $(BUILD)/obj/runtime/studio_files.o
+$(BUILD)/unit-asan/test_studio:      $(BUILD)/asan/runtime/studio_api.o $(BUILD)/asan/runtime/studio_files.o
 
 $(BUILD)/conformance/%: tests/conformance/%.c $(LIBS)
 	@mkdir -p $(dir $@)
@@ -371,6 +404,6 @@ run:                                           ## serve the seed example through
 	@RUN_PORT='$(RUN_PORT)' RUN_ADMIN_PORT='$(RUN_ADMIN_PORT)' docker/run-local.sh
 
 clean:                                         ## remove everything the build made
-	rm -rf $(BUILD) braid $(SEED_DB)
+	rm -rf $(BUILD) braid $(SEED_DB) studio/dist
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

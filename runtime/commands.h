@@ -21,5 +21,6 @@ int brd_cmd_serve(int argc, char **argv);
 int brd_cmd_graph(int argc, char **argv);
 int brd_cmd_path(int argc, char **argv);
 int brd_cmd_test(int argc, char **argv);
+int brd_cmd_studio(int argc, char **argv);
 
 #endif

@@ -26,6 +26,7 @@ static const struct command {
     {"check", brd_cmd_check, "check DIR [--connect]                validate a service directory (and its tests/), exit 1 on errors"},
     {"run", brd_cmd_run, "run DIR WORKFLOW [--input JSON|@FILE] [--trace]  run a workflow once, as served"},
     {"test", brd_cmd_test, "test DIR [WORKFLOW] [--record [--update]] [--junit FILE]  run the recorded test cases"},
+    {"studio", brd_cmd_studio, "studio DIR [--listen HOST:PORT] [--allow-remote]  the visual editor and Test console"},
     {"graph", brd_cmd_graph, "graph DIR WORKFLOW                   Graphviz DOT of a workflow"},
     {"expr", brd_cmd_expr, "expr EXPRESSION [--input JSON|@FILE]  print a switch condition's value"},
     {"path", brd_cmd_path, "path [--paths] JSONPATH [FILE|-]     print the matches (or their paths) as a JSON array"},

@@ -2,6 +2,7 @@
 #include "jsonutil.h"
 
 #include "file.h"
+#include "strbuf.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -158,4 +159,55 @@ bool brd_json_truthy(struct json_object *v)
     case json_type_string: return json_object_get_string_len(v) != 0;
     default: return true;
     }
+}
+
+/* Two-space indented JSON: scalars as compact JSON, empty containers as
+ * {} and [], members in their order. */
+static void pretty(struct brd_strbuf *b, struct json_object *v, int depth)
+{
+    static const char pad[] = "                                                                ";
+    int ind = 2 * (depth + 1) < (int)sizeof pad - 1 ? 2 * (depth + 1) : (int)sizeof pad - 1;
+    if (json_object_is_type(v, json_type_object) && json_object_object_length(v) > 0) {
+        brd_strbuf_str(b, "{\n");
+        size_t i = 0, n = (size_t)json_object_object_length(v);
+        json_object_object_foreach(v, key, val) {
+            struct json_object *k = json_object_new_string(key);
+            brd_strbuf_add(b, pad, (size_t)ind);
+            if (!k) {
+                b->failed = true;
+                return;
+            }
+            brd_strbuf_str(b, brd_json_compact(k, NULL));
+            json_object_put(k);
+            brd_strbuf_str(b, ": ");
+            pretty(b, val, depth + 1);
+            brd_strbuf_str(b, ++i < n ? ",\n" : "\n");
+        }
+        brd_strbuf_add(b, pad, (size_t)(ind - 2));
+        brd_strbuf_str(b, "}");
+    } else if (json_object_is_type(v, json_type_array) && json_object_array_length(v) > 0) {
+        brd_strbuf_str(b, "[\n");
+        size_t n = json_object_array_length(v);
+        for (size_t i = 0; i < n; i++) {
+            brd_strbuf_add(b, pad, (size_t)ind);
+            pretty(b, json_object_array_get_idx(v, i), depth + 1);
+            brd_strbuf_str(b, i + 1 < n ? ",\n" : "\n");
+        }
+        brd_strbuf_add(b, pad, (size_t)(ind - 2));
+        brd_strbuf_str(b, "]");
+    } else {
+        brd_strbuf_str(b, brd_json_compact(v, NULL));
+    }
+}
+
+char *brd_json_pretty(struct json_object *v)
+{
+    struct brd_strbuf b = {0};
+    pretty(&b, v, 0);
+    brd_strbuf_str(&b, "\n");
+    if (b.failed) {
+        brd_strbuf_free(&b);
+        return NULL;
+    }
+    return b.p;
 }

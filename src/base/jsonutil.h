@@ -39,6 +39,13 @@ int brd_json_read_file(const char *path, struct json_object **out, struct brd_er
  * Stores the length in *len when len is not NULL. */
 const char *brd_json_compact(struct json_object *v, size_t *len);
 
+/* The canonical text of a JSON file Braid writes (case files, the
+ * Studio's saves): two-space indentation, members in their order (json-c
+ * keeps insertion order), scalars as brd_json_compact, empty containers as
+ * {} and [], and a final newline — what JSON.stringify(v, null, 2) + "\n"
+ * gives.  A new string the caller frees; NULL when out of memory. */
+char *brd_json_pretty(struct json_object *v);
+
 /* A new double whose serialisation is the shortest text that reads back
  * to the same double (json-c's own prints 17 digits: 0.1 → 0.10000000000000001).
  * NaN and infinities cannot be represented and give NULL (JSON null). */

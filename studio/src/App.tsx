@@ -117,7 +117,7 @@ function Editor() {
     setSelected([]);
     setSelectedEdge(null);
     setActive(null);
-    setTimeout(() => flow.fitView({ padding: 0.2 }), 0);
+    setTimeout(() => flow.fitView({ padding: 0.2, maxZoom: 1 }), 0);
   }, [flow]);
 
   useEffect(() => {
@@ -370,7 +370,7 @@ function Editor() {
         setSelectedEdge((cur) => ids[(cur ? ids.indexOf(cur) + 1 : 0) % ids.length]);
       } else if (e.key === "l") {
         edit((d) => ({ ...d, layout: autoLayout(d.graph) }));
-        setTimeout(() => flow.fitView({ padding: 0.2 }), 0);
+        setTimeout(() => flow.fitView({ padding: 0.2, maxZoom: 1 }), 0);
       } else if (e.key === "?") {
         setHelp((x) => !x);
       } else if (e.key === "Escape") {
@@ -477,9 +477,9 @@ function Editor() {
           onEdgeClick={(_, ed) => { setSelected([]); setSelectedEdge(ed.id); }}
           onPaneClick={() => { setSelected([]); setSelectedEdge(null); }}
           deleteKeyCode={null} selectionKeyCode={null} multiSelectionKeyCode={null} minZoom={0.1} maxZoom={2}
-          onlyRenderVisibleElements fitView>
+          onlyRenderVisibleElements fitView fitViewOptions={{ padding: 0.2, maxZoom: 1 }}>
           <Background />
-          <MiniMap pannable zoomable />
+          <MiniMap pannable zoomable nodeColor="#9aa3b2" nodeStrokeWidth={2} />
           <Controls />
         </ReactFlow>
       </div>

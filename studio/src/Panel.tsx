@@ -4,7 +4,7 @@
 // settings), the problems that name the node beside the field they concern,
 // and — after a Test run — what the node did.
 
-import { useState } from "react";
+import { useEffect, useState } from "react";
 
 import type { Problem } from "./api";
 import type { Graph, Json, JsonObject } from "./model";
@@ -37,8 +37,19 @@ function Mapping({ label, value, refs, problems, onChange }: {
   label: string; value: Json | undefined; refs: string[]; problems: Problem[];
   onChange: (v: JsonObject | undefined) => void;
 }) {
-  const rows = toRows(value);
-  const set = (next: Row[]) => onChange(next.length ? fromRows(next) : undefined);
+  // Rows live here while they are typed (a row whose name is being
+  // retyped has no name for a moment, and must not vanish); the value
+  // handed on drops unnamed rows.  A value changed elsewhere (undo, another
+  // node) replaces them.
+  const [rows, setRows] = useState<Row[]>(() => toRows(value));
+  const shown = JSON.stringify(fromRows(rows));
+  const given = JSON.stringify(value ?? {});
+  useEffect(() => { if (shown !== given) setRows(toRows(value)); }, [given]); // eslint-disable-line react-hooks/exhaustive-deps
+  const set = (next: Row[]) => {
+    setRows(next);
+    const o = fromRows(next);
+    onChange(Object.keys(o).length ? o : undefined);
+  };
   const listId = `refs-${label}`;
   return (
     <fieldset className="mapping">
@@ -126,7 +137,7 @@ export function Panel(p: Props) {
               onChange={(v) => p.onHead(withMember(h, "params", v), "params")} />
           </>
         ) : (
-          <Mapping label="result" value={p.head["result"]} refs={refs}
+          <Mapping key="END-result" label="result" value={p.head["result"]} refs={refs}
             problems={general.filter((x) => (x.field ?? "").startsWith("result"))}
             onChange={(v) => p.onHead(withMember(p.head, "result", v), "result")} />
         )}
@@ -188,10 +199,10 @@ export function Panel(p: Props) {
           <Problems list={fieldProblems(mine, "branches").concat(fieldProblems(mine, "default"))} />
         </fieldset>
       ) : (
-        <Mapping label="params" value={def["params"]} refs={refs} problems={fieldProblems(mine, "params")}
+        <Mapping key={`${node.id}-params`} label="params" value={def["params"]} refs={refs} problems={fieldProblems(mine, "params")}
           onChange={(v) => set("params", v, "params")} />
       )}
-      <Mapping label="output" value={def["output"]} refs={refs} problems={fieldProblems(mine, "output")}
+      <Mapping key={`${node.id}-output`} label="output" value={def["output"]} refs={refs} problems={fieldProblems(mine, "output")}
         onChange={(v) => set("output", v, "output")} />
       {node.kind !== "switch" && (
         <JsonField key={`${node.id}-on_error`} label="on_error output (hand this on when the node fails)"

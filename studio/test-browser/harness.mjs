@@ -99,11 +99,26 @@ export async function centre(page, selector) {
   return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
 }
 
-/** Drags a palette item onto the canvas at (x, y) with the mouse (the
- *  browser's own HTML drag and drop). */
+/** Drags a palette item onto the canvas at (x, y): the HTML drag and drop
+ *  events a mouse drag makes (dragstart on the item, dragenter, dragover
+ *  and drop where it lands, dragend), dispatched in the page with one
+ *  DataTransfer — headless chromium starts no native drag from
+ *  synthesized mouse input, and the page's own handlers run as for a
+ *  user's drag. */
 export async function dragFromPalette(page, kind, x, y) {
-  const from = await centre(page, `[data-testid=palette-${kind}]`);
-  await page.mouse.dragAndDrop(from, { x, y });
+  await page.waitForSelector(`[data-testid=palette-${kind}]`, { visible: true });
+  const ok = await page.evaluate((k, px, py) => {
+    const src = document.querySelector(`[data-testid=palette-${k}]`);
+    const dt = new DataTransfer();
+    const at = { bubbles: true, cancelable: true, composed: true, dataTransfer: dt, clientX: px, clientY: py };
+    src.dispatchEvent(new DragEvent("dragstart", { ...at, clientX: 0, clientY: 0 }));
+    const target = document.elementFromPoint(px, py);
+    if (!target || !target.closest(".canvas")) return false;
+    for (const type of ["dragenter", "dragover", "drop"]) target.dispatchEvent(new DragEvent(type, at));
+    src.dispatchEvent(new DragEvent("dragend", at));
+    return true;
+  }, kind, x, y);
+  if (!ok) throw new Error(`(${x}, ${y}) is not on the canvas`);
 }
 
 /** Draws an edge by dragging from a's output handle to b's node. */
