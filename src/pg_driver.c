@@ -377,6 +377,13 @@ static int finished(struct brd_sql_conn *c, struct brd_sql_outcome *out, struct 
     out->raw = raw;
     out->rows = c->rows;
     out->affected = writes ? c->affected : -1;
+    /* A statement can turn the session's read-only default off
+     * (set_config(...)); the server reports the setting (PostgreSQL 14+),
+     * and a read-only source's connection that is no longer read-only is
+     * not used again. */
+    const char *ro = c->write ? NULL : PQparameterStatus(c->pg, "default_transaction_read_only");
+    if (ro && strcmp(ro, "on"))
+        out->broken = true;
     c->ph = PH_IDLE;
     reset_exec(c);
     return 0;

@@ -196,7 +196,9 @@ static void outcome(struct brd_sql_call *c, int rc, struct brd_sql_outcome *o)
         c->raw = o->raw;
         c->rows = o->rows;
         c->affected = o->affected;
-        finish(c, false);
+        /* A driver may finish a statement and still give up its connection
+         * (a read-only session a statement turned read-write). */
+        finish(c, o->broken);
         return;
     }
     c->rc = -1;

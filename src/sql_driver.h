@@ -56,7 +56,9 @@ struct brd_sql_outcome {
     struct json_object *raw;       /* {"data": [row, ...]} (+ "affected_rows" for a write) */
     int64_t rows;                  /* rows in data */
     int64_t affected;              /* a write's affected rows; -1 for a read */
-    bool broken;                   /* the connection is not usable any more: drop it */
+    bool broken;                   /* the connection is not usable any more: drop it
+                                      (also with a result: it is given, then the
+                                      connection goes) */
     bool retry_safe;               /* with broken: the statement certainly did not run
                                       (the connection was found dead before the server
                                       got it), so the SQL module may reconnect once and
