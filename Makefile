@@ -310,7 +310,8 @@ test-studio: deps-studio                       ## the Studio's type check and un
 	@cd studio && npm ci --no-audit --no-fund --loglevel=error && npm run --silent typecheck && npm test --silent
 
 test-browser: braid deps-browser               ## the Studio in a real chromium: the seed built by drag and drop, errors, conflicts, escaping
-	@cd studio && BRAID_BIN=$(CURDIR)/braid node --test --test-concurrency=1 test-browser/
+	@cd studio && fail=0; for t in test-browser/*.test.mjs; do \
+	    BRAID_BIN=$(CURDIR)/braid node --test $$t || fail=1; done; exit $$fail
 
 test-security: braid                           ## sandbox escape tests (pytest, real CPython in the real sandbox)
 	@if ls tests/security/test_*.py >/dev/null 2>&1; then \
