@@ -102,7 +102,7 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-s
 
 .PHONY: fanout-backend fanout-backend-stop image-deps image image-test
 .PHONY: all build deps deps-db deps-studio deps-browser test-studio test-browser test test-unit test-asan test-conformance test-integration test-examples \
-        test-security test-fuzz test-layers test-fresh fuzz bench bench-sql bench-http run clean help
+        test-security test-fuzz test-layers test-fresh fuzz bench bench-sql bench-http bench-studio run clean help
 
 all: build
 
@@ -358,6 +358,9 @@ bench-sql:                                     ## µs per SQL node: SQLite, Post
 	@$(SUBMAKE) deps deps-db
 	@$(SUBMAKE) build $(BUILD)/bench/bench_sql
 	@bench/sql.sh
+
+bench-studio: braid deps-browser               ## the Studio page: start-up, a 200-node workflow, bundle size
+	@cd studio && BRAID_BIN=$(CURDIR)/braid node ../bench/studio_page.mjs
 
 bench-http:                                    ## braid serve vs a libfcgi hello through nginx, wrk c=16/64 (BENCH_SECONDS=10)
 	@$(SUBMAKE) deps

@@ -87,7 +87,13 @@ function Editor() {
   const wrapper = useRef<HTMLDivElement>(null);
 
   const doc = hist?.present ?? null;
-  const text = doc ? jsonText(graphToWorkflow(doc.graph)) + jsonText(layoutFile(doc.graph, doc.layout)) : "";
+  // The texts a save would write, each made again only when its part
+  // changed (dragging a node changes the layout alone).
+  const graph = doc?.graph ?? null;
+  const layoutNow = doc?.layout ?? null;
+  const wfText = useMemo(() => (graph ? jsonText(graphToWorkflow(graph)) : ""), [graph]);
+  const layText = useMemo(() => (graph && layoutNow ? jsonText(layoutFile(graph, layoutNow)) : ""), [graph, layoutNow]);
+  const text = wfText + layText;
   const dirty = doc !== null && text !== saved;
 
   const refresh = useCallback(async () => {
@@ -479,7 +485,7 @@ function Editor() {
           deleteKeyCode={null} selectionKeyCode={null} multiSelectionKeyCode={null} minZoom={0.1} maxZoom={2}
           onlyRenderVisibleElements fitView fitViewOptions={{ padding: 0.2, maxZoom: 1 }}>
           <Background />
-          <MiniMap pannable zoomable nodeColor="#9aa3b2" nodeStrokeWidth={2} />
+          {nodes.length <= 100 && <MiniMap pannable zoomable nodeColor="#9aa3b2" nodeStrokeWidth={2} />}
           <Controls />
         </ReactFlow>
       </div>
