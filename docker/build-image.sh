@@ -28,10 +28,21 @@ BRAID_BASE_IMAGE=$BASE docker/base-image.sh
 # --pull=never: the base is local, and nothing is fetched from a registry.
 # --network host: the RUN steps reach the Debian mirror directly (no bridge).
 # BRAID_BUILD_ISOLATION=chroot builds without runc, should the default fail.
+# A network that reaches the npm registry only through a TLS-inspecting
+# proxy gives this machine an extra CA (NODE_EXTRA_CA_CERTS, as npm and
+# node read it here); the build stage's npm gets the same file, mounted
+# for the RUN steps only (never in the image).  Elsewhere nothing is added.
+ca=()
+host_ca=${NODE_EXTRA_CA_CERTS:-}
+# (No variable, but local CAs added to the system's store: that store.)
+[ -z "$host_ca" ] && ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1 && host_ca=/etc/ssl/certs/ca-certificates.crt
+if [ -n "$host_ca" ] && [ -f "$host_ca" ]; then
+    ca=(--volume "$host_ca:/run/braid-host-ca.crt:ro" --build-arg NODE_EXTRA_CA_CERTS=/run/braid-host-ca.crt)
+fi
 t1=$SECONDS
 old_id=$(podman image inspect --format '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 podman build --format docker --pull=never --network host \
-    ${BRAID_BUILD_ISOLATION:+--isolation="$BRAID_BUILD_ISOLATION"} \
+    ${BRAID_BUILD_ISOLATION:+--isolation="$BRAID_BUILD_ISOLATION"} "${ca[@]}" \
     --build-arg "BASE_IMAGE=$BASE" -f docker/Containerfile -t "$IMAGE" .
 # The image this one replaces, now untagged (the build cache stays).
 new_id=$(podman image inspect --format '{{.Id}}' "$IMAGE")

@@ -87,8 +87,19 @@ INSIDE
 
 name=braid-fresh-$$
 trap 'podman rm -f "$name" >/dev/null 2>&1 || true' EXIT
+# The one thing of this machine the container gets: where the network's
+# TLS proxy needs an extra CA for npm (NODE_EXTRA_CA_CERTS here), that file,
+# read-only, for node to trust — the network's setting, like the apt mirror,
+# not a package.  A newcomer's machine behind no such proxy needs nothing.
+ca=()
+host_ca=${NODE_EXTRA_CA_CERTS:-}
+# (No variable, but local CAs added to the system's store: that store.)
+[ -z "$host_ca" ] && ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1 && host_ca=/etc/ssl/certs/ca-certificates.crt
+if [ -n "$host_ca" ] && [ -f "$host_ca" ]; then
+    ca=(--volume "$host_ca:/run/braid-host-ca.crt:ro" --env NODE_EXTRA_CA_CERTS=/run/braid-host-ca.crt)
+fi
 git archive --format=tar HEAD |
-    timeout "$TIMEOUT" podman run --rm -i --pull=never --network slirp4netns \
+    timeout "$TIMEOUT" podman run --rm -i --pull=never --network slirp4netns "${ca[@]}" \
         --name "$name" "$BASE" bash -c "$inside" && rc=0 || rc=$?
 [ $rc = 124 ] && say "FAILED: timed out after $TIMEOUT s"
 [ $rc = 0 ] && say "passed in $((SECONDS - t0)) s" || { say "FAILED (status $rc) after $((SECONDS - t0)) s"; exit 1; }
