@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,6 +52,49 @@ static long smaps_kb(pid_t pid, const char *key)
     if (f)
         fclose(f);
     return kb;
+}
+
+/* CPU µs (user + system) and minor faults of a process, from /proc. */
+static void proc_cpu(pid_t pid, double *cpu_us, long *minflt)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    *cpu_us = 0;
+    *minflt = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    unsigned long flt = 0, ut = 0, st = 0;
+    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %lu %*u %*u %*u %lu %lu", &flt, &ut, &st) == 3) {
+        *cpu_us = (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+        *minflt = (long)flt;
+    }
+}
+
+/* What the reaped children (the sandboxed processes) and the zygote cost
+ * between two snapshots. */
+struct cost { double cpu_us; long minflt; };
+static struct cost cost_now(struct brd_sandbox_pool *pool)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    double zcpu;
+    long zflt;
+    proc_cpu(brd_sandbox_pool_zygote_pid(pool), &zcpu, &zflt);
+    struct cost c = {(double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+                         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) + zcpu,
+                     ru.ru_minflt + zflt};
+    return c;
+}
+
+static void report_cost(const char *what, struct cost a, struct cost b, int n)
+{
+    printf("  %-32s CPU %7.0f us per call (sandboxed processes + zygote), %5.0f page faults per call\n",
+           what, (b.cpu_us - a.cpu_us) / n, (double)(b.minflt - a.minflt) / n);
 }
 
 static struct brd_pyfn *compile(const char *name, enum brd_pyfn_isolation iso)
@@ -164,12 +208,15 @@ int main(void)
 
     for (int i = 0; i < 20; i++)
         one_call(pool, percall);
+    struct cost c0 = cost_now(pool);
     for (int i = 0; i < ncall; i++) {
         int64_t s = now_ns();
         one_call(pool, percall);
         ns[i] = now_ns() - s;
     }
+    struct cost c1 = cost_now(pool);
     report("sandboxed, fresh process per call", ns, ncall);
+    report_cost("(fresh process per call)", c0, c1, ncall);
     /* The same with a 2 ms pause between calls (a server that is not
      * saturated): the spare process is always ready. */
     for (int i = 0; i < ncall / 2; i++) {

@@ -298,6 +298,18 @@ int brd_runner_warmup(enum brd_sandbox_layers layers, struct brd_error *err)
     Py_DECREF(warnings);
     Py_DECREF(sw);
     Py_DECREF(uh);
+    /* Everything the warm-up made moves to the GC's permanent generation:
+     * a collection in a sandboxed process then never walks (and so never
+     * writes to, copying their pages) the zygote's objects, only its own.
+     * The collector stays on for the function's objects. */
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *rc = gc ? PyObject_CallMethod(gc, "collect", NULL) : NULL;
+    Py_XDECREF(rc);
+    rc = rc ? PyObject_CallMethod(gc, "freeze", NULL) : NULL;
+    Py_XDECREF(gc);
+    if (!rc)
+        goto fail;
+    Py_DECREF(rc);
     return 0;
 fail:
     Py_XDECREF(g);
