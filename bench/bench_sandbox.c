@@ -77,24 +77,25 @@ static void proc_cpu(pid_t pid, double *cpu_us, long *minflt)
 
 /* What the reaped children (the sandboxed processes) and the zygote cost
  * between two snapshots. */
-struct cost { double cpu_us; long minflt; };
+struct cost { double cpu_us, zcpu_us; long minflt, zminflt; };
 static struct cost cost_now(struct brd_sandbox_pool *pool)
 {
     struct rusage ru;
     getrusage(RUSAGE_CHILDREN, &ru);
-    double zcpu;
-    long zflt;
-    proc_cpu(brd_sandbox_pool_zygote_pid(pool), &zcpu, &zflt);
     struct cost c = {(double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
-                         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) + zcpu,
-                     ru.ru_minflt + zflt};
+                         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec),
+                     0, ru.ru_minflt, 0};
+    proc_cpu(brd_sandbox_pool_zygote_pid(pool), &c.zcpu_us, &c.zminflt);
     return c;
 }
 
 static void report_cost(const char *what, struct cost a, struct cost b, int n)
 {
-    printf("  %-32s CPU %7.0f us per call (sandboxed processes + zygote), %5.0f page faults per call\n",
-           what, (b.cpu_us - a.cpu_us) / n, (double)(b.minflt - a.minflt) / n);
+    printf("  %-32s CPU %7.0f us per call (sandboxed process %.0f + zygote %.0f), "
+           "page faults %.0f + %.0f\n",
+           what, (b.cpu_us + b.zcpu_us - a.cpu_us - a.zcpu_us) / n, (b.cpu_us - a.cpu_us) / n,
+           (b.zcpu_us - a.zcpu_us) / n, (double)(b.minflt - a.minflt) / n,
+           (double)(b.zminflt - a.zminflt) / n);
 }
 
 static struct brd_pyfn *compile(const char *name, enum brd_pyfn_isolation iso)

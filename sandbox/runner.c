@@ -298,6 +298,16 @@ int brd_runner_warmup(enum brd_sandbox_layers layers, struct brd_error *err)
     Py_DECREF(warnings);
     Py_DECREF(sw);
     Py_DECREF(uh);
+    /* The capture as sys.stdout and sys.stderr, and no stdin, from here
+     * on: set in every sandboxed process, the replaced io objects would be
+     * freed there, copying the pages they touch.  The zygote prints
+     * nothing (its capture has no room: cap_max is 0 until INIT). */
+    if (PySys_SetObject("stdout", g_capture) != 0 || PySys_SetObject("stderr", g_capture) != 0 ||
+        PySys_SetObject("__stdout__", g_capture) != 0 || PySys_SetObject("__stderr__", g_capture) != 0 ||
+        PySys_SetObject("stdin", Py_None) != 0 || PySys_SetObject("__stdin__", Py_None) != 0)
+        goto fail;
+    if (brd_guard_prepare() != 0)
+        goto fail;
     /* Everything the warm-up made moves to the GC's permanent generation:
      * a collection in a sandboxed process then never walks (and so never
      * writes to, copying their pages) the zygote's objects, only its own.
@@ -446,8 +456,8 @@ static void dry_run(void)
 }
 
 /* From INIT (h, payload): the function's module, registered in sys.modules,
- * its globals with the builtins of the layers, the capture as sys.stdout
- * and sys.stderr.  *code is the module's code (not run yet).  0, or -1:
+ * its globals with the builtins of the layers (the capture is sys.stdout
+ * and sys.stderr since the warm-up).  *code is the module's code (not run yet).  0, or -1:
  * then the process must not run user code. */
 static int setup_module(enum brd_sandbox_layers layers, const struct brd_proto_hdr *h,
                         const char *payload, PyObject **code, PyObject **globals_out)
@@ -490,10 +500,6 @@ static int setup_module(enum brd_sandbox_layers layers, const struct brd_proto_h
         if (!real_builtins || PyDict_SetItemString(globals, "__builtins__", real_builtins) != 0)
             return -1;
     }
-    if (PySys_SetObject("stdout", g_capture) != 0 || PySys_SetObject("stderr", g_capture) != 0 ||
-        PySys_SetObject("__stdout__", g_capture) != 0 || PySys_SetObject("__stderr__", g_capture) != 0 ||
-        PySys_SetObject("stdin", Py_None) != 0 || PySys_SetObject("__stdin__", Py_None) != 0)
-        return -1;
     *globals_out = globals;
     return 0;
 }
@@ -507,6 +513,7 @@ void brd_runner_main(enum brd_sandbox_layers layers, const struct sock_filter *b
         _exit(BRD_SBX_EXIT_DONE); /* the pool is gone (or not a pool) */
     brd_sbx_g.result_max = (size_t)h.arg;
     cap_max = h.aux;
+    cap_len = cap_dropped = 0; /* nothing of the zygote's (it prints nothing) */
     cap_buf = malloc(cap_max + 1);
     PyObject *code = NULL, *globals = NULL;
     if (!cap_buf || setup_module(layers, &h, payload, &code, &globals) != 0)

@@ -236,6 +236,10 @@ __attribute__((constructor)) static void brd_zygote_hook(int argc, char **argv, 
     (void)envp;
     if (argc != 2 || !argv || !argv[0] || strcmp(argv[0], BRD_ZYGOTE_ARGV0) != 0)
         return;
+    /* The dynamic linker has read it (see brd_zygote_start); no function
+     * ever sees it in os.environ. */
+    if (unsetenv("LD_BIND_NOW") != 0)
+        _exit(BRD_ZYGOTE_EXIT_FAILED);
     zygote_main((pid_t)atol(argv[1]));
 }
 
@@ -296,7 +300,12 @@ int brd_zygote_start(pid_t *pid_out, int *ctl_out, struct brd_error *err)
     char owner[24];
     snprintf(owner, sizeof owner, "%ld", (long)getpid());
     char *argv[] = {(char *)BRD_ZYGOTE_ARGV0, owner, NULL};
-    char *envp[] = {NULL}; /* an empty environment, from the start */
+    /* An empty environment from the start, but for LD_BIND_NOW: the
+     * dynamic linker binds every symbol of braid and libpython once, in
+     * the zygote, instead of each sandboxed process resolving (and
+     * copying the GOT pages of) the ones it calls first.  The hook below
+     * removes it before anything reads the environment. */
+    char *envp[] = {(char *)"LD_BIND_NOW=1", NULL};
     pid_t pid;
     if (rc == 0)
         rc = posix_spawn(&pid, "/proc/self/exe", &fa, &attr, argv, envp);
