@@ -17,6 +17,8 @@
 
 static PyObject *g_encoder;       /* json.JSONEncoder(ensure_ascii=False, allow_nan=False, ...) */
 static PyObject *g_capture;       /* the sys.stdout / sys.stderr object */
+static PyObject *g_random;        /* random._inst, the module's generator */
+static PyObject *g_random_seed;   /* _random.Random.seed (the C method) */
 static char g_modname[96];
 static char g_filename[96];
 static int g_in_call;             /* 0 during module init, 1 while serving a CALL */
@@ -230,6 +232,16 @@ static void send_exception(uint32_t type, const char *prefix)
  * on first use (strptime, codecs, pickle of user classes, regex flags),
  * so that nothing needs a file once the process is sealed. */
 static const char warmup_py[] =
+    /* random without its at-fork hook: a Python-level seed() run by
+     * PyOS_AfterFork_Child in every process costs it ~50 copied pages;
+     * brd_runner_after_fork reseeds from C instead. */
+    "import os as _os\n"
+    "_reg, _os.register_at_fork = _os.register_at_fork, lambda **_k: None\n"
+    "try:\n"
+    "    import random\n"
+    "finally:\n"
+    "    _os.register_at_fork = _reg\n"
+    "del _os, _reg\n"
     "import json, time, random, pickle, re, math, copyreg, _strptime, warnings\n"
     "import encodings\n"
     "for _e in ('utf_8', 'utf_8_sig', 'utf_16', 'utf_16_le', 'utf_16_be', 'utf_32', 'utf_32_le',\n"
@@ -277,6 +289,12 @@ int brd_runner_warmup(enum brd_sandbox_layers layers, struct brd_error *err)
     if (!r)
         goto fail;
     g_encoder = r;
+    g_random = PyRun_String("random._inst", Py_eval_input, g, g);
+    if (!g_random)
+        goto fail;
+    g_random_seed = PyRun_String("__import__('_random').Random.seed", Py_eval_input, g, g);
+    if (!g_random_seed)
+        goto fail;
     Py_DECREF(g);
     g = NULL;
 
@@ -337,6 +355,18 @@ fail:
 }
 
 /* ---- one sandboxed process ------------------------------------------------------------ */
+
+int brd_runner_after_fork(void)
+{
+    /* What random's own at-fork hook (Random.seed()) does: a new state from
+     * the system's random source, and no gauss() value carried over from
+     * the zygote's warm-up.  No two processes share a random stream. */
+    PyObject *r = PyObject_CallOneArg(g_random_seed, g_random);
+    if (!r)
+        return -1;
+    Py_DECREF(r);
+    return PyObject_SetAttrString(g_random, "gauss_next", Py_None);
+}
 
 /* Reads one frame; the payload is malloc'd (NUL-terminated). */
 static int read_frame(struct brd_proto_hdr *h, char **payload)

@@ -143,9 +143,11 @@ __attribute__((noreturn)) static void child_main(struct zstate *z, int sock, lon
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         _exit(BRD_SBX_EXIT_SEAL);
 
-    /* CPython's after-fork work; random's at-fork hook reseeds it, so no
-     * two processes share a random stream. */
+    /* CPython's after-fork work, then random reseeded (its own at-fork
+     * hook is not registered), so no two processes share a random stream. */
     PyOS_AfterFork_Child();
+    if (brd_runner_after_fork() != 0)
+        _exit(BRD_SBX_EXIT_SETUP);
     brd_runner_main(z->layers, z->bpf, z->bpf_len);
 }
 
