@@ -3,8 +3,9 @@
 workflow is a single function node: req/s, p50/p99 (wrk --latency, through
 nginx) and CPU µs per request of braid's whole process tree (master,
 workers, zygotes, sandboxed processes: /proc/PID/stat utime+stime of every
-live descendant plus cutime+cstime, which holds the reaped ones), at each
-concurrency, plus sequential single requests timed with curl.
+live descendant plus cutime+cstime, which holds the reaped ones), and that
+CPU and the page faults split into workers, zygotes and sandboxed processes,
+at each concurrency, plus sequential single requests timed with curl.
 
     bench/percall.py [call|warm] ...    (BENCH_SECONDS, BENCH_CONCURRENCY "1 16 64",
                                          BENCH_WORKERS, default 4 per CPU)
@@ -27,11 +28,9 @@ CONC = [int(c) for c in os.environ.get("BENCH_CONCURRENCY", "1 16 64").split()]
 WORKERS = int(os.environ.get("BENCH_WORKERS", str(4 * os.cpu_count())))
 TICK = os.sysconf("SC_CLK_TCK")
 
-FN = """import json
-
-def handler(event, context):
-    return {"ok": True, "node": context["node"]}
-"""
+# The service: bench/percall (one function node), which bench_sandbox's
+# "served path" runs through the engine too; copied with the isolation asked.
+SVC = os.path.join(ROOT, "bench", "percall")
 
 
 def free_port():
@@ -41,32 +40,57 @@ def free_port():
 
 
 def stat_all():
+    """pid -> (ppid, own CPU ticks, reaped children's CPU ticks, own minor
+    faults, reaped children's minor faults, argv[0])."""
     out = {}
     for d in os.listdir("/proc"):
         if d.isdigit():
             try:
                 with open("/proc/%s/stat" % d, "rb") as f:
                     s = f.read()
+                with open("/proc/%s/cmdline" % d, "rb") as f:
+                    argv0 = f.read().split(b"\0")[0]
             except OSError:
                 continue
             fl = s[s.rindex(b")") + 2:].split()
-            out[int(d)] = (int(fl[1]), sum(int(x) for x in fl[11:15]))
+            out[int(d)] = (int(fl[1]), int(fl[11]) + int(fl[12]), int(fl[13]) + int(fl[14]),
+                           int(fl[7]), int(fl[8]), argv0)
     return out
+
+
+def tree_cost(root):
+    """CPU seconds and minor faults of root's tree, by part: the master
+    (with the workers it reaped), the workers themselves, the zygotes, the
+    sandboxed processes (live ones, and those the workers reaped: they are
+    the workers' children, CLONE_PARENT)."""
+    st = stat_all()
+    cost = {k: [0, 0] for k in ("master", "workers", "zygotes", "sandboxed")}
+
+    def add(k, ticks, faults):
+        cost[k][0] += ticks / TICK
+        cost[k][1] += faults
+    if root in st:
+        add("master", st[root][1] + st[root][2], st[root][3] + st[root][4])
+    for w, (pp, cpu, kcpu, flt, kflt, _) in st.items():
+        if pp != root:
+            continue
+        add("workers", cpu, flt)
+        add("sandboxed", kcpu, kflt)
+        for c, (pp2, cpu2, kcpu2, flt2, kflt2, argv0) in st.items():
+            if pp2 == w:
+                add("zygotes" if argv0 == b"braid-sandbox-zygote" else "sandboxed", cpu2 + kcpu2, flt2 + kflt2)
+    return cost
 
 
 def tree_cpu_s(root):
     """CPU seconds of root and its descendants (with those they reaped)."""
-    st = stat_all()
-    kids = {}
-    for pid, (ppid, _) in st.items():
-        kids.setdefault(ppid, []).append(pid)
-    tot, todo = 0, [root]
-    while todo:
-        p = todo.pop()
-        if p in st:
-            tot += st[p][1]
-            todo += kids.get(p, [])
-    return tot / TICK
+    return sum(v[0] for v in tree_cost(root).values())
+
+
+def parts(a, b, n):
+    """'workers 300 us 0 pf, ...' per request between two tree_cost()s."""
+    return ", ".join("%s %.0f us %.0f pf" % (k, (b[k][0] - a[k][0]) * 1e6 / n, (b[k][1] - a[k][1]) / n)
+                     for k in ("workers", "zygotes", "sandboxed"))
 
 
 def to_ms(v):
@@ -86,12 +110,8 @@ def main(isos):
 
 def run(tmp, iso):
     d = os.path.join(tmp, "svc-" + iso)
-    os.makedirs(d + "/functions")
-    os.makedirs(d + "/workflows")
-    open(d + "/functions/fresh.py", "w").write(FN)
+    shutil.copytree(SVC, d)
     json.dump({"isolation": iso}, open(d + "/functions/fresh.json", "w"))
-    json.dump({"nodes": [{"id": "F", "type": "function", "function": "fresh"}],
-               "edges": [["START", "F"], ["F", "END"]]}, open(d + "/workflows/fresh.json", "w"))
     sock = os.path.join(tmp, iso + ".sock")
     port = free_port()
     ng = os.path.join(tmp, "nginx-" + iso)
@@ -135,10 +155,11 @@ http { access_log off; client_body_temp_path %s/tmp; proxy_temp_path %s/tmp;
               % (n, lat[n // 2], lat[int(n * 0.99)], (c1 - c0) * 1e6 / n))
         subprocess.run(["wrk", "-t2", "-c16", "-d2s", url], capture_output=True)
         for c in CONC:
-            c0 = tree_cpu_s(braid.pid)
+            k0 = tree_cost(braid.pid)
             out = subprocess.run(["wrk", "-t%d" % min(2, c), "-c%d" % c, "-d%ds" % SECS, "--latency", url],
                                  capture_output=True, text=True).stdout
-            c1 = tree_cpu_s(braid.pid)
+            k1 = tree_cost(braid.pid)
+            c0, c1 = (sum(v[0] for v in k.values()) for k in (k0, k1))
             reqs = int(re.search(r"(\d+) requests in", out).group(1))
             rps = float(re.search(r"Requests/sec:\s+([0-9.]+)", out).group(1))
             p50 = to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
@@ -146,6 +167,7 @@ http { access_log off; client_body_temp_path %s/tmp; proxy_temp_path %s/tmp;
             bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
             print("  wrk c=%-3d %8.0f req/s  p50 %8.2f ms  p99 %8.2f ms  CPU %6.0f us/request  non-2xx %s"
                   % (c, rps, p50, p99, (c1 - c0) * 1e6 / max(reqs, 1), bad.group(1) if bad else 0))
+            print("          per request: " + parts(k0, k1, max(reqs, 1)) + " (pf: page faults)")
     finally:
         nginx.send_signal(signal.SIGQUIT)
         braid.send_signal(signal.SIGTERM)
