@@ -111,6 +111,8 @@ __attribute__((noreturn)) static void child_main(struct zstate *z, int sock, lon
         _exit(BRD_SBX_EXIT_PRCTL);
     if (getppid() != z->owner)
         _exit(BRD_SBX_EXIT_SETUP); /* the owner died before we could notice */
+    /* Its name in ps, top and perf (cosmetic: a failure changes nothing). */
+    (void)prctl(PR_SET_NAME, "braid-sandbox", 0, 0, 0);
     if (sock != BRD_SBX_FD) {
         if (dup2(sock, BRD_SBX_FD) < 0)
             _exit(BRD_SBX_EXIT_SETUP);
@@ -173,6 +175,9 @@ __attribute__((noreturn)) static void zygote_main(pid_t owner)
     int pdeath_errno = prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 ? 0 : errno;
     if (getppid() != owner)
         _exit(BRD_ZYGOTE_EXIT_FAILED);
+    /* exec'd as /proc/self/exe, it would show as "exe" in ps, top and perf
+     * (cosmetic: a failure changes nothing). */
+    (void)prctl(PR_SET_NAME, "braid-zygote", 0, 0, 0);
     struct zstate z = {.owner = owner};
     char buf[sizeof(struct brd_zmsg) + 65536];
     ssize_t n = recv(ctl, buf, sizeof buf, 0);
