@@ -346,10 +346,12 @@ fuzz: $(FUZZ_BIN)                              ## run every fuzzer for FUZZ_SECO
 
 # ---- benchmarks, the example --------------------------------------------------
 
-# Benchmarks may use the sandbox-as-function-runner glue from runtime/.
-$(BUILD)/bench/%: bench/%.c $(LIBS) $(BUILD)/obj/runtime/fnrunner.o
+# Benchmarks may use the sandbox-as-function-runner glue and the worker's
+# seccomp filter from runtime/ (bench_sandbox's served path).
+BENCH_RT_OBJ := $(BUILD)/obj/runtime/fnrunner.o $(BUILD)/obj/runtime/worker_seccomp.o
+$(BUILD)/bench/%: bench/%.c $(LIBS) $(BENCH_RT_OBJ)
 	@mkdir -p $(dir $@)
-	@echo '  LD   $@'; $(CC) $(CFLAGS_BASE) $(SBX_CFLAGS) -O2 -g -o $@ $< $(BUILD)/obj/runtime/fnrunner.o $(LIBS) $(LDLIBS_ALL)
+	@echo '  LD   $@'; $(CC) $(CFLAGS_BASE) $(SBX_CFLAGS) -O2 -g -o $@ $< $(BENCH_RT_OBJ) $(LIBS) $(LDLIBS_ALL)
 
 bench: $(BENCH_BIN)                            ## print benchmark figures (not a test)
 	@for b in $(BENCH_BIN); do echo "== bench: $$b"; $$b; done

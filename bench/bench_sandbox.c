@@ -1,18 +1,28 @@
 /* bench_sandbox.c — µs per call of a trivial Python handler: warm sandboxed
  * process, fresh process per call, and in-process without any sandbox (the
  * baseline), plus a plain fork+exit+wait for scale and the PSS of a warm
- * sandboxed process.  `make bench` runs it; BENCH_N scales the counts. */
+ * sandboxed process; last, the served per-call path: bench/percall (the
+ * service bench/percall.py serves through nginx) run by the engine through
+ * the worker's function runner, with the worker's seccomp filter on, i.e.
+ * `braid serve` without FastCGI.  CPU figures count the sandboxed
+ * processes and the zygote too.  `make bench` runs it (from the repository's
+ * root); BENCH_N scales the counts. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "exec.h"
+#include "fnrunner.h"
 #include "sandbox.h"
+#include "service.h"
+#include "worker_seccomp.h"
 
 static const char handler_src[] =
     "def handler(event, context):\n"
@@ -51,6 +61,50 @@ static long smaps_kb(pid_t pid, const char *key)
     if (f)
         fclose(f);
     return kb;
+}
+
+/* CPU µs (user + system) and minor faults of a process, from /proc. */
+static void proc_cpu(pid_t pid, double *cpu_us, long *minflt)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    *cpu_us = 0;
+    *minflt = 0;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    unsigned long flt = 0, ut = 0, st = 0;
+    if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %lu %*u %*u %*u %lu %lu", &flt, &ut, &st) == 3) {
+        *cpu_us = (double)(ut + st) * 1e6 / (double)sysconf(_SC_CLK_TCK);
+        *minflt = (long)flt;
+    }
+}
+
+/* What the reaped children (the sandboxed processes) and the zygote cost
+ * between two snapshots. */
+struct cost { double cpu_us, zcpu_us; long minflt, zminflt; };
+static struct cost cost_now(struct brd_sandbox_pool *pool)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    struct cost c = {(double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
+                         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec),
+                     0, ru.ru_minflt, 0};
+    proc_cpu(brd_sandbox_pool_zygote_pid(pool), &c.zcpu_us, &c.zminflt);
+    return c;
+}
+
+static void report_cost(const char *what, struct cost a, struct cost b, int n)
+{
+    printf("  %-32s CPU %7.0f us per call (sandboxed process %.0f + zygote %.0f), "
+           "page faults %.0f + %.0f\n",
+           what, (b.cpu_us + b.zcpu_us - a.cpu_us - a.zcpu_us) / n, (b.cpu_us - a.cpu_us) / n,
+           (b.zcpu_us - a.zcpu_us) / n, (double)(b.minflt - a.minflt) / n,
+           (double)(b.zminflt - a.zminflt) / n);
 }
 
 static struct brd_pyfn *compile(const char *name, enum brd_pyfn_isolation iso)
@@ -126,6 +180,107 @@ static void in_process(int n, int64_t *ns)
     Py_DECREF(g);
 }
 
+/* This process's CPU µs and minor faults, with its reaped children's. */
+static void self_cost(double *cpu_us, long *minflt)
+{
+    struct rusage s, c;
+    getrusage(RUSAGE_SELF, &s);
+    getrusage(RUSAGE_CHILDREN, &c);
+    *cpu_us = (double)(s.ru_utime.tv_sec + s.ru_stime.tv_sec + c.ru_utime.tv_sec + c.ru_stime.tv_sec) * 1e6 +
+              (double)(s.ru_utime.tv_usec + s.ru_stime.tv_usec + c.ru_utime.tv_usec + c.ru_stime.tv_usec);
+    *minflt = s.ru_minflt + c.ru_minflt;
+}
+
+/* CPU µs and minor faults of every zygote this process started. */
+static void zygotes_cost(double *cpu_us, long *minflt)
+{
+    *cpu_us = 0;
+    *minflt = 0;
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    for (char *p = strtok(buf, " \n"); p; p = strtok(NULL, " \n")) {
+        char cpath[64], cmd[64] = "";
+        snprintf(cpath, sizeof cpath, "/proc/%s/cmdline", p);
+        FILE *c = fopen(cpath, "r");
+        size_t k = c ? fread(cmd, 1, sizeof cmd - 1, c) : 0;
+        if (c)
+            fclose(c);
+        cmd[k] = '\0';
+        if (strcmp(cmd, "braid-sandbox-zygote") != 0)
+            continue;
+        double z;
+        long zf;
+        proc_cpu((pid_t)atoi(p), &z, &zf);
+        *cpu_us += z;
+        *minflt += zf;
+    }
+}
+
+/* The served path: the engine runs bench/percall's one-function workflow
+ * through the worker's function runner, prewarmed as a worker does it and
+ * under the worker's seccomp filter (installed here, last: it forbids
+ * execve).  CPU per run = this process (the engine, the pool) + the
+ * sandboxed processes it reaped + the zygote. */
+static void served_path(int n, int64_t *ns)
+{
+    struct brd_error err;
+    struct brd_fn_runner runner;
+    struct brd_diags d = {0};
+    struct brd_service *s = NULL;
+    struct brd_engine *e = NULL;
+    if (brd_fnrunner_init(&runner, &err) != 0 || brd_service_load("bench/percall", &runner, &s, &d) != 0 ||
+        brd_engine_new(&e, &err) != 0 ||
+        brd_fnrunner_prewarm(s->functions, s->nfunctions, &err) != 0 ||
+        brd_worker_seccomp_install(&err) != 0) {
+        printf("served path: skipped (%s; run from the repository's root)\n",
+               d.count ? d.msgs[0] : err.msg);
+        brd_diags_free(&d);
+        brd_engine_free(e);
+        brd_service_free(s);
+        return;
+    }
+    brd_diags_free(&d);
+    const struct brd_workflow *w = brd_service_workflow(s, "fresh");
+    struct json_object *in = json_object_new_object();
+    struct brd_run_opts opts = {"bench", false};
+    double c0 = 0, z0 = 0;
+    long f0 = 0, zf0 = 0;
+    for (int i = -20; i < n; i++) {
+        if (i == 0) {
+            self_cost(&c0, &f0);
+            zygotes_cost(&z0, &zf0);
+        }
+        int64_t t = now_ns();
+        struct brd_run_result res;
+        if (!in || brd_engine_run(e, s, w, in, &opts, &res) != 0) {
+            fprintf(stderr, "served path: %s\n", in ? res.err.msg : "out of memory");
+            exit(1);
+        }
+        brd_run_result_clear(&res);
+        brd_fnrunner_usable(); /* what the worker does between requests: reaps */
+        if (i >= 0)
+            ns[i] = now_ns() - t;
+    }
+    double c1, z1;
+    long f1, zf1;
+    self_cost(&c1, &f1);
+    zygotes_cost(&z1, &zf1);
+    report("served path (engine, fresh process)", ns, n);
+    printf("  %-32s CPU %7.0f us per run (this process + sandboxed processes %.0f, zygote %.0f), "
+           "page faults %.0f + %.0f\n",
+           "(served path)", (c1 - c0 + z1 - z0) / n, (c1 - c0) / n, (z1 - z0) / n,
+           (double)(f1 - f0) / n, (double)(zf1 - zf0) / n);
+    json_object_put(in);
+    brd_engine_free(e);
+    brd_service_free(s);
+    brd_fnrunner_shutdown();
+}
+
 int main(void)
 {
     int scale = getenv("BENCH_N") ? atoi(getenv("BENCH_N")) : 1;
@@ -164,12 +319,15 @@ int main(void)
 
     for (int i = 0; i < 20; i++)
         one_call(pool, percall);
+    struct cost c0 = cost_now(pool);
     for (int i = 0; i < ncall; i++) {
         int64_t s = now_ns();
         one_call(pool, percall);
         ns[i] = now_ns() - s;
     }
+    struct cost c1 = cost_now(pool);
     report("sandboxed, fresh process per call", ns, ncall);
+    report_cost("(fresh process per call)", c0, c1, ncall);
     /* The same with a 2 ms pause between calls (a server that is not
      * saturated): the spare process is always ready. */
     for (int i = 0; i < ncall / 2; i++) {
@@ -197,6 +355,7 @@ int main(void)
     brd_sandbox_pool_free(pool);
     brd_pyfn_free(warm);
     brd_pyfn_free(percall);
+    served_path(ncall, ns);
     free(ns);
     return 0;
 }

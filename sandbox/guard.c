@@ -180,9 +180,10 @@ static int audit_hook(const char *event, PyObject *args, void *data)
 
 /* ---- installing them ---------------------------------------------------------------- */
 
-int brd_guard_install(PyObject *globals, const char *name)
+static PyObject *trimmed;         /* the builtins of user code, made once in the zygote */
+
+int brd_guard_prepare(void)
 {
-    snprintf(modname, sizeof modname, "%s", name);
     PyObject *real_builtins = PyImport_AddModule("builtins"); /* borrowed */
     if (!real_builtins)
         return -1;
@@ -200,15 +201,23 @@ int brd_guard_install(PyObject *globals, const char *name)
     for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
         if (PyDict_DelItemString(b, drop[i]) != 0)
             PyErr_Clear();
-    if (PyDict_SetItemString(globals, "__builtins__", b) != 0)
-        goto out;
-    /* The audit hook cannot be removed; until the seal it lets all pass. */
-    rc = PySys_AddAuditHook(audit_hook, NULL) == 0 ? 0 : -1;
+    trimmed = b;
+    b = NULL;
+    rc = 0;
 out:
     Py_XDECREF(b);
     Py_XDECREF(imp);
     Py_XDECREF(op);
     return rc;
+}
+
+int brd_guard_install(PyObject *globals, const char *name)
+{
+    snprintf(modname, sizeof modname, "%s", name);
+    if (!trimmed || PyDict_SetItemString(globals, "__builtins__", trimmed) != 0)
+        return -1;
+    /* The audit hook cannot be removed; until the seal it lets all pass. */
+    return PySys_AddAuditHook(audit_hook, NULL) == 0 ? 0 : -1;
 }
 
 void brd_guard_seal(void)

@@ -166,6 +166,10 @@ struct brd_zmsg {
  * exercised, warnings/unraisable hooks.  In the zygote only. */
 int brd_runner_warmup(enum brd_sandbox_layers layers, struct brd_error *err);
 
+/* In a freshly forked process, after PyOS_AfterFork_Child: reseeds the
+ * random module (the warm-up keeps its at-fork hook out).  0, or -1. */
+int brd_runner_after_fork(void);
+
 /* The sandboxed process's life after fork: reads INIT, seals itself (the
  * seccomp filter last), runs the module, then serves CALLs on BRD_SBX_FD
  * until EOF.  Never returns. */

@@ -17,6 +17,8 @@
 
 static PyObject *g_encoder;       /* json.JSONEncoder(ensure_ascii=False, allow_nan=False, ...) */
 static PyObject *g_capture;       /* the sys.stdout / sys.stderr object */
+static PyObject *g_random;        /* random._inst, the module's generator */
+static PyObject *g_random_seed;   /* _random.Random.seed (the C method) */
 static char g_modname[96];
 static char g_filename[96];
 static int g_in_call;             /* 0 during module init, 1 while serving a CALL */
@@ -230,6 +232,16 @@ static void send_exception(uint32_t type, const char *prefix)
  * on first use (strptime, codecs, pickle of user classes, regex flags),
  * so that nothing needs a file once the process is sealed. */
 static const char warmup_py[] =
+    /* random without its at-fork hook: a Python-level seed() run by
+     * PyOS_AfterFork_Child in every process costs it ~50 copied pages;
+     * brd_runner_after_fork reseeds from C instead. */
+    "import os as _os\n"
+    "_reg, _os.register_at_fork = _os.register_at_fork, lambda **_k: None\n"
+    "try:\n"
+    "    import random\n"
+    "finally:\n"
+    "    _os.register_at_fork = _reg\n"
+    "del _os, _reg\n"
     "import json, time, random, pickle, re, math, copyreg, _strptime, warnings\n"
     "import encodings\n"
     "for _e in ('utf_8', 'utf_8_sig', 'utf_16', 'utf_16_le', 'utf_16_be', 'utf_32', 'utf_32_le',\n"
@@ -277,6 +289,12 @@ int brd_runner_warmup(enum brd_sandbox_layers layers, struct brd_error *err)
     if (!r)
         goto fail;
     g_encoder = r;
+    g_random = PyRun_String("random._inst", Py_eval_input, g, g);
+    if (!g_random)
+        goto fail;
+    g_random_seed = PyRun_String("__import__('_random').Random.seed", Py_eval_input, g, g);
+    if (!g_random_seed)
+        goto fail;
     Py_DECREF(g);
     g = NULL;
 
@@ -298,6 +316,28 @@ int brd_runner_warmup(enum brd_sandbox_layers layers, struct brd_error *err)
     Py_DECREF(warnings);
     Py_DECREF(sw);
     Py_DECREF(uh);
+    /* The capture as sys.stdout and sys.stderr, and no stdin, from here
+     * on: set in every sandboxed process, the replaced io objects would be
+     * freed there, copying the pages they touch.  The zygote prints
+     * nothing (its capture has no room: cap_max is 0 until INIT). */
+    if (PySys_SetObject("stdout", g_capture) != 0 || PySys_SetObject("stderr", g_capture) != 0 ||
+        PySys_SetObject("__stdout__", g_capture) != 0 || PySys_SetObject("__stderr__", g_capture) != 0 ||
+        PySys_SetObject("stdin", Py_None) != 0 || PySys_SetObject("__stdin__", Py_None) != 0)
+        goto fail;
+    if (brd_guard_prepare() != 0)
+        goto fail;
+    /* Everything the warm-up made moves to the GC's permanent generation:
+     * a collection in a sandboxed process then never walks (and so never
+     * writes to, copying their pages) the zygote's objects, only its own.
+     * The collector stays on for the function's objects. */
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *rc = gc ? PyObject_CallMethod(gc, "collect", NULL) : NULL;
+    Py_XDECREF(rc);
+    rc = rc ? PyObject_CallMethod(gc, "freeze", NULL) : NULL;
+    Py_XDECREF(gc);
+    if (!rc)
+        goto fail;
+    Py_DECREF(rc);
     return 0;
 fail:
     Py_XDECREF(g);
@@ -315,6 +355,18 @@ fail:
 }
 
 /* ---- one sandboxed process ------------------------------------------------------------ */
+
+int brd_runner_after_fork(void)
+{
+    /* What random's own at-fork hook (Random.seed()) does: a new state from
+     * the system's random source, and no gauss() value carried over from
+     * the zygote's warm-up.  No two processes share a random stream. */
+    PyObject *r = PyObject_CallOneArg(g_random_seed, g_random);
+    if (!r)
+        return -1;
+    Py_DECREF(r);
+    return PyObject_SetAttrString(g_random, "gauss_next", Py_None);
+}
 
 /* Reads one frame; the payload is malloc'd (NUL-terminated). */
 static int read_frame(struct brd_proto_hdr *h, char **payload)
@@ -434,8 +486,8 @@ static void dry_run(void)
 }
 
 /* From INIT (h, payload): the function's module, registered in sys.modules,
- * its globals with the builtins of the layers, the capture as sys.stdout
- * and sys.stderr.  *code is the module's code (not run yet).  0, or -1:
+ * its globals with the builtins of the layers (the capture is sys.stdout
+ * and sys.stderr since the warm-up).  *code is the module's code (not run yet).  0, or -1:
  * then the process must not run user code. */
 static int setup_module(enum brd_sandbox_layers layers, const struct brd_proto_hdr *h,
                         const char *payload, PyObject **code, PyObject **globals_out)
@@ -478,10 +530,6 @@ static int setup_module(enum brd_sandbox_layers layers, const struct brd_proto_h
         if (!real_builtins || PyDict_SetItemString(globals, "__builtins__", real_builtins) != 0)
             return -1;
     }
-    if (PySys_SetObject("stdout", g_capture) != 0 || PySys_SetObject("stderr", g_capture) != 0 ||
-        PySys_SetObject("__stdout__", g_capture) != 0 || PySys_SetObject("__stderr__", g_capture) != 0 ||
-        PySys_SetObject("stdin", Py_None) != 0 || PySys_SetObject("__stdin__", Py_None) != 0)
-        return -1;
     *globals_out = globals;
     return 0;
 }
@@ -495,6 +543,7 @@ void brd_runner_main(enum brd_sandbox_layers layers, const struct sock_filter *b
         _exit(BRD_SBX_EXIT_DONE); /* the pool is gone (or not a pool) */
     brd_sbx_g.result_max = (size_t)h.arg;
     cap_max = h.aux;
+    cap_len = cap_dropped = 0; /* nothing of the zygote's (it prints nothing) */
     cap_buf = malloc(cap_max + 1);
     PyObject *code = NULL, *globals = NULL;
     if (!cap_buf || setup_module(layers, &h, payload, &code, &globals) != 0)

@@ -35,8 +35,14 @@ __attribute__((noreturn)) void brd_runner_violation(const char *what);
 
 /* ---- guard.c: import policy, open(), trimmed builtins, the audit hook --------- */
 
-/* Gives the module's globals their trimmed builtins (the C import policy,
- * an open() that reports a violation, no input/breakpoint/help/exit/…) and
+/* In the zygote's warm-up: makes the trimmed builtins of user code (the C
+ * import policy, an open() that reports a violation, no
+ * input/breakpoint/help/exit/…) once, so that a sandboxed process does not
+ * copy the builtins dict (and the pages of every object in it) itself.
+ * 0, or -1 with a Python error set or not. */
+int brd_guard_prepare(void);
+
+/* Gives the module's globals the trimmed builtins (brd_guard_prepare) and
  * adds the audit hook (inert until brd_guard_seal).  modname is the
  * module's __name__ (copied).  0, or -1 with a Python error set or not. */
 int brd_guard_install(PyObject *globals, const char *modname);

@@ -111,6 +111,8 @@ __attribute__((noreturn)) static void child_main(struct zstate *z, int sock, lon
         _exit(BRD_SBX_EXIT_PRCTL);
     if (getppid() != z->owner)
         _exit(BRD_SBX_EXIT_SETUP); /* the owner died before we could notice */
+    /* Its name in ps, top and perf (cosmetic: a failure changes nothing). */
+    (void)prctl(PR_SET_NAME, "braid-sandbox", 0, 0, 0);
     if (sock != BRD_SBX_FD) {
         if (dup2(sock, BRD_SBX_FD) < 0)
             _exit(BRD_SBX_EXIT_SETUP);
@@ -143,9 +145,11 @@ __attribute__((noreturn)) static void child_main(struct zstate *z, int sock, lon
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
         _exit(BRD_SBX_EXIT_SEAL);
 
-    /* CPython's after-fork work; random's at-fork hook reseeds it, so no
-     * two processes share a random stream. */
+    /* CPython's after-fork work, then random reseeded (its own at-fork
+     * hook is not registered), so no two processes share a random stream. */
     PyOS_AfterFork_Child();
+    if (brd_runner_after_fork() != 0)
+        _exit(BRD_SBX_EXIT_SETUP);
     brd_runner_main(z->layers, z->bpf, z->bpf_len);
 }
 
@@ -171,6 +175,9 @@ __attribute__((noreturn)) static void zygote_main(pid_t owner)
     int pdeath_errno = prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 ? 0 : errno;
     if (getppid() != owner)
         _exit(BRD_ZYGOTE_EXIT_FAILED);
+    /* exec'd as /proc/self/exe, it would show as "exe" in ps, top and perf
+     * (cosmetic: a failure changes nothing). */
+    (void)prctl(PR_SET_NAME, "braid-zygote", 0, 0, 0);
     struct zstate z = {.owner = owner};
     char buf[sizeof(struct brd_zmsg) + 65536];
     ssize_t n = recv(ctl, buf, sizeof buf, 0);
@@ -236,6 +243,10 @@ __attribute__((constructor)) static void brd_zygote_hook(int argc, char **argv, 
     (void)envp;
     if (argc != 2 || !argv || !argv[0] || strcmp(argv[0], BRD_ZYGOTE_ARGV0) != 0)
         return;
+    /* The dynamic linker has read it (see brd_zygote_start); no function
+     * ever sees it in os.environ. */
+    if (unsetenv("LD_BIND_NOW") != 0)
+        _exit(BRD_ZYGOTE_EXIT_FAILED);
     zygote_main((pid_t)atol(argv[1]));
 }
 
@@ -296,7 +307,12 @@ int brd_zygote_start(pid_t *pid_out, int *ctl_out, struct brd_error *err)
     char owner[24];
     snprintf(owner, sizeof owner, "%ld", (long)getpid());
     char *argv[] = {(char *)BRD_ZYGOTE_ARGV0, owner, NULL};
-    char *envp[] = {NULL}; /* an empty environment, from the start */
+    /* An empty environment from the start, but for LD_BIND_NOW: the
+     * dynamic linker binds every symbol of braid and libpython once, in
+     * the zygote, instead of each sandboxed process resolving (and
+     * copying the GOT pages of) the ones it calls first.  The hook below
+     * removes it before anything reads the environment. */
+    char *envp[] = {(char *)"LD_BIND_NOW=1", NULL};
     pid_t pid;
     if (rc == 0)
         rc = posix_spawn(&pid, "/proc/self/exe", &fa, &attr, argv, envp);
