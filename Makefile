@@ -306,8 +306,8 @@ test-examples: build                           ## braid test over every example'
 	@fail=0; for w in $(EXAMPLES); do d=$${w%/workflows}; echo "== braid test $$d"; ./braid test $$d || fail=1; done; \
 	[ $$fail = 0 ] && echo "examples: all recorded cases passed" || { echo "examples: FAILED"; exit 1; }
 
-test-studio: deps-studio                       ## the Studio's type check and unit tests (npm ci from the lock file)
-	@cd studio && npm ci --no-audit --no-fund --loglevel=error && npm run --silent typecheck && npm test --silent
+test-studio: deps-studio                       ## the Studio's type check, lint and unit tests (npm ci from the lock file)
+	@cd studio && npm ci --no-audit --no-fund --loglevel=error && npm run --silent typecheck && npm run --silent lint && npm test --silent
 
 test-browser: braid deps-browser               ## the Studio in a real chromium: the seed built by drag and drop, errors, conflicts, escaping
 	@cd studio && fail=0; for t in test-browser/*.test.mjs; do \

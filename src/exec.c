@@ -61,6 +61,7 @@ struct run {
     struct nrun *n;
     const char *request_id;
     struct json_object *replay, *record;   /* opts' (borrowed) */
+    bool tracing;                          /* opts->trace: what only the trace shows is built */
     int64_t t0, deadline;
     bool done, failed;
     struct brd_error err;
@@ -273,8 +274,8 @@ static void run_switch(struct run *r, int v)
 {
     struct nrun *x = &r->n[v];
     const struct brd_node *node = &r->wf->nodes[v];
-    struct json_object *evaluated = json_object_new_array();
-    x->branch = json_object_new_object();
+    struct json_object *evaluated = r->tracing ? json_object_new_array() : NULL;
+    x->branch = r->tracing ? json_object_new_object() : NULL;
     int chosen = -1;
     for (size_t b = 0; b < node->nbranches && chosen < 0; b++) {
         const struct brd_branch *br = &node->branches[b];
@@ -521,7 +522,7 @@ static void http_done(struct run *r, struct brd_http_call *c)
     brd_error_clear(&err);
     int rc = brd_http_result(c, &raw, &err);
     x->attempts = brd_http_attempts(c);
-    x->sent = brd_http_request_json(c);
+    x->sent = r->tracing ? brd_http_request_json(c) : NULL;
     brd_http_call_free(c);
     x->http = NULL;
     record_transfer(r, v, raw, rc != 0 ? &err : NULL);
@@ -540,7 +541,7 @@ static void sql_done(struct run *r, int v, struct brd_sql_call *c)
     brd_error_clear(&err);
     int rc = brd_sql_result(c, &raw, &err);
     x->attempts = 1;
-    x->sent = brd_sql_request_json(c);
+    x->sent = r->tracing ? brd_sql_request_json(c) : NULL;
     x->rows = rc == 0 ? brd_sql_rows(c) : -1;
     x->affected = brd_sql_affected(c);
     brd_sql_call_free(c);
@@ -790,7 +791,8 @@ int brd_engine_run(struct brd_engine *e, const struct brd_service *s,
         brd_request_id_new(res->request_id);
 
     struct run r = {.s = s, .wf = wf, .e = e, .request_id = res->request_id,
-                    .replay = opts ? opts->replay : NULL, .record = opts ? opts->record : NULL};
+                    .replay = opts ? opts->replay : NULL, .record = opts ? opts->record : NULL,
+                    .tracing = opts && opts->trace};
     brd_error_clear(&r.err);
     r.t0 = brd_now_us();
     r.deadline = r.t0 + (int64_t)wf->timeout_ms * 1000;

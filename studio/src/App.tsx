@@ -8,7 +8,7 @@ import {
   Background, Controls, Edge, Handle, MiniMap, Node, NodeChange, NodeProps, Position, ReactFlow,
   ReactFlowProvider, useReactFlow,
 } from "@xyflow/react";
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from "react";
 
 import * as api from "./api";
 import { History, push, redo, start, undo } from "./history";
@@ -60,7 +60,9 @@ function BraidNode({ data, selected }: NodeProps<Node<NodeData>>) {
   );
 }
 
-const nodeTypes = { braid: BraidNode };
+const nodeTypes = { braid: memo(BraidNode) };
+
+const ORIGIN = { x: 0, y: 0 };
 
 function fmtDuration(us: unknown): string | null {
   if (typeof us !== "number") return null;
@@ -260,29 +262,42 @@ function Editor() {
   const badNodes = useMemo(() => new Set(problems.filter((p) => name && p.file === `workflows/${name}.json`)
     .map((p) => p.node ?? "")), [problems, name]);
 
+  // Node and edge objects are kept from one render to the next while
+  // nothing of theirs changed: React Flow then redraws only the node being
+  // dragged, not all of a 200-node workflow on every mouse move.
+  const nodeCache = useRef(new Map<string, Node<NodeData>>());
   const nodes: Node<NodeData>[] = useMemo(() => {
-    if (!doc) return [];
-    return doc.graph.nodes.map((n) => {
+    if (!graph || !layoutNow) return [];
+    const cache = nodeCache.current;
+    const next = new Map<string, Node<NodeData>>();
+    const out = graph.nodes.map((n) => {
       const t = traceOf.get(n.id);
       const sub = n.kind === "api" ? String(n.def?.["api"] ?? "") : n.kind === "function"
         ? String(n.def?.["function"] ?? "") : n.kind === "switch" ? "switch" : "";
-      return {
-        id: n.id, type: "braid", position: doc.layout[n.id] ?? { x: 0, y: 0 }, selected: selected.includes(n.id),
-        data: { label: n.id, kind: n.kind, sub, state: t ? String(t["state"]) : null,
-          duration: t ? fmtDuration(t["duration_us"]) : null, bad: badNodes.has(n.id) },
-      };
+      const position = layoutNow[n.id] ?? ORIGIN;
+      const isSelected = selected.includes(n.id);
+      const data: NodeData = { label: n.id, kind: n.kind, sub, state: t ? String(t["state"]) : null,
+        duration: t ? fmtDuration(t["duration_us"]) : null, bad: badNodes.has(n.id) };
+      const old = cache.get(n.id);
+      const same = old && old.position === position && old.selected === isSelected &&
+        (Object.keys(data) as (keyof NodeData)[]).every((k) => old.data[k] === data[k]);
+      const node = same ? old : { id: n.id, type: "braid", position, selected: isSelected, data };
+      next.set(n.id, node);
+      return node;
     });
-  }, [doc, selected, traceOf, badNodes]);
+    nodeCache.current = next;
+    return out;
+  }, [graph, layoutNow, selected, traceOf, badNodes]);
 
   const edges: Edge[] = useMemo(() => {
-    if (!doc) return [];
-    return doc.graph.edges.map((e) => {
+    if (!graph) return [];
+    return graph.edges.map((e) => {
       const t = traceOf.get(e.source);
       const chosen = t && e.kind !== "edge" ? (t["branch"] as JsonObject | undefined)?.["next"] === e.target : false;
       return { id: e.id, source: e.source, target: e.target, label: e.label, selected: e.id === selectedEdge,
         className: `k-${e.kind}${chosen ? " chosen" : ""}`, animated: chosen };
     });
-  }, [doc, selectedEdge, traceOf]);
+  }, [graph, selectedEdge, traceOf]);
 
   const onNodesChange = useCallback((changes: NodeChange<Node<NodeData>>[]) => {
     for (const c of changes) {

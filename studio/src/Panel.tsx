@@ -9,7 +9,7 @@ import { useEffect, useState } from "react";
 import type { Problem } from "./api";
 import type { Graph, Json, JsonObject } from "./model";
 import { END, START, referenceable } from "./model";
-import { fromRows, Row, toRows, withMember } from "./values";
+import { fromRows, readValue, Row, showValue, toRows, withMember } from "./values";
 
 interface Props {
   graph: Graph;
@@ -92,6 +92,64 @@ function JsonField({ label, value, onChange }: {
   );
 }
 
+const TYPES = ["string", "int", "number", "bool", "object", "array", "any"];
+
+interface Decl { name: string; type: string; required: boolean; def: string }
+
+function declRows(v: Json | undefined): Decl[] {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return [];
+  return Object.entries(v).map(([name, d]) => {
+    const o = (typeof d === "object" && d !== null && !Array.isArray(d) ? d : {}) as JsonObject;
+    return { name, type: typeof o["type"] === "string" ? o["type"] : "any", required: o["required"] === true,
+      def: "default" in o ? showValue(o["default"]) : "" };
+  });
+}
+
+function declValue(rows: Decl[]): JsonObject {
+  const out: JsonObject = {};
+  for (const r of rows) {
+    if (!r.name.trim()) continue;
+    const d: JsonObject = { type: r.type };
+    if (r.required) d["required"] = true;
+    if (r.def !== "") d["default"] = readValue(r.def);
+    out[r.name] = d;
+  }
+  return out;
+}
+
+/** START's declared request parameters as a table: name, type, required, default. */
+function Declared({ value, onChange }: { value: Json | undefined; onChange: (v: JsonObject | undefined) => void }) {
+  const [rows, setRows] = useState<Decl[]>(() => declRows(value));
+  const given = JSON.stringify(value ?? {});
+  useEffect(() => { if (JSON.stringify(declValue(rows)) !== given) setRows(declRows(value)); }, [given]); // eslint-disable-line react-hooks/exhaustive-deps
+  const set = (next: Decl[]) => {
+    setRows(next);
+    const o = declValue(next);
+    onChange(Object.keys(o).length ? o : undefined);
+  };
+  const change = (i: number, part: Partial<Decl>) => set(rows.map((r, j) => (j === i ? { ...r, ...part } : r)));
+  return (
+    <fieldset className="declared">
+      <legend>request parameters</legend>
+      {rows.map((r, i) => (
+        <div className="row" key={i}>
+          <input aria-label={`parameter name ${i + 1}`} value={r.name} onChange={(e) => change(i, { name: e.target.value })} />
+          <select aria-label={`parameter type ${i + 1}`} value={r.type} onChange={(e) => change(i, { type: e.target.value })}>
+            {TYPES.map((t) => <option key={t}>{t}</option>)}
+          </select>
+          <label className="inline"><input type="checkbox" aria-label={`parameter required ${i + 1}`} checked={r.required}
+            onChange={(e) => change(i, { required: e.target.checked })} />required</label>
+          <input aria-label={`parameter default ${i + 1}`} placeholder="default" value={r.def}
+            onChange={(e) => change(i, { def: e.target.value })} />
+          <button type="button" aria-label={`remove parameter ${i + 1}`} onClick={() => set(rows.filter((_, j) => j !== i))}>×</button>
+        </div>
+      ))}
+      <button type="button" onClick={() => set([...rows, { name: `param${rows.length + 1}`, type: "string", required: false, def: "" }])}>
+        + parameter</button>
+    </fieldset>
+  );
+}
+
 function TraceView({ t }: { t: JsonObject }) {
   const show = (k: string) => (k in t ? (
     <div key={k}><b>{k}</b><pre>{typeof t[k] === "string" ? (t[k] as string) : JSON.stringify(t[k], null, 1)}</pre></div>
@@ -133,7 +191,7 @@ export function Panel(p: Props) {
               value={typeof h["timeout_ms"] === "number" ? h["timeout_ms"] : ""}
               onChange={(e) => p.onHead(withMember(h, "timeout_ms", e.target.value ? Number(e.target.value) : undefined),
                 "timeout")} /></label>
-            <JsonField key={`${p.nodeId}-params`} label="params (declared request parameters)" value={h["params"]}
+            <Declared key={`${p.nodeId}-params`} value={h["params"]}
               onChange={(v) => p.onHead(withMember(h, "params", v), "params")} />
           </>
         ) : (

@@ -107,7 +107,11 @@ test("the seed workflow built by drag and drop answers as the hand-written one",
 
   // START's declared parameter and END's result.
   await clickNode(page, "START");
-  await fill(page, 'textarea[aria-label="params (declared request parameters)"]', '{"uid": {"type": "int", "required": true}}');
+  const [addDecl] = await page.$$('xpath/.//button[normalize-space(.)="+ parameter"]');
+  await addDecl.click();
+  await fill(page, 'input[aria-label="parameter name 1"]', "uid");
+  await page.select('select[aria-label="parameter type 1"]', "int");
+  await page.click('input[aria-label="parameter required 1"]');
   await clickNode(page, "END");
   await addParam("result", "user_id", "${API1.user_id}");
   await addParam("result", "name", "$.name");
@@ -129,6 +133,11 @@ test("the seed workflow built by drag and drop answers as the hand-written one",
   assert.ok(existsSync(join(dir, "layouts/user_lookup.json")), "positions go to layouts/, not the workflow");
   const wf = JSON.parse(readFileSync(join(dir, "workflows/user_lookup.json"), "utf8"));
   for (const n of wf.nodes) assert.equal(n.position, undefined);
+  assert.deepEqual(wf.params, { uid: { type: "int", required: true } });
+  // Declared int: a string "2" (as a query string gives it) is converted, as for the seed.
+  const asText = braid("run", dir, "user_lookup", "--input", '{"uid": "2"}');
+  assert.equal(asText.status, 0, asText.stderr);
+  assert.deepEqual(JSON.parse(asText.stdout), { user_id: 2, name: "bob", role: "user", vip: false });
   const check = braid("check", dir);
   assert.equal(check.status, 0, check.stdout + check.stderr);
   const seed = seedDir({ workflows: true });
