@@ -404,9 +404,7 @@ static int done(struct brd_sql_conn *c, struct brd_sql_outcome *out, struct brd_
             /* The rest is not read: the connection goes (a write with it,
              * rolled back by the server). */
             out->broken = true;
-            return brd_error_set(err, BRD_E_DATASOURCE_ERROR, "the statement gives more than max_rows=%d rows "
-                                 "(nothing is truncated: raise max_rows or narrow the query with WHERE or LIMIT)",
-                                 s->max_rows);
+            return brd_sql_max_rows_error(err, s->max_rows);
         }
         struct json_object *row = NULL;
         if (brd_my_row(&c->res, c->cur->st, &row, err) != 0) {

@@ -322,9 +322,7 @@ static int take(struct brd_sql_conn *c, const PGresult *res, struct brd_sql_outc
             /* The rest is not read: the connection goes (a write with it,
              * rolled back by the server). */
             out->broken = true;
-            return brd_error_set(err, BRD_E_DATASOURCE_ERROR, "the statement gives more than max_rows=%d rows "
-                                 "(nothing is truncated: raise max_rows or narrow the query with WHERE or LIMIT)",
-                                 max_rows);
+            return brd_sql_max_rows_error(err, max_rows);
         }
         struct json_object *row = NULL;
         if (brd_pg_row(res, 0, &row, err) != 0) {

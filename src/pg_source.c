@@ -59,17 +59,6 @@ void brd_pg_ds_free(struct brd_ds *ds)
     ds->cfg = NULL;
 }
 
-static int int_field(const char *file, const char *key, struct json_object *val, int lo, int hi, int *out,
-                     struct brd_diags *d)
-{
-    int64_t x = json_object_is_type(val, json_type_int) ? json_object_get_int64(val) : lo - 1;
-    if (x < lo || x > hi)
-        return brd_diag_add(d, "%s: %s: must be a whole number from %d to %d, got %s", file, key, lo, hi,
-                            brd_json_compact(val, NULL));
-    *out = (int)x;
-    return 0;
-}
-
 /* The DSN substituted and parsed: a string libpq reads, and the password
  * it holds kept aside for scrubbing.  libpq's own parse message is not
  * shown: it may quote the text around the mistake, password included. */
@@ -120,9 +109,9 @@ int brd_pg_ds_load(struct brd_ds *ds, const char *dir, struct json_object *root,
             has_dsn = true;
             rc |= dsn_field(file, val, cfg, d);
         } else if (!strcmp(key, "pool")) {
-            rc |= int_field(file, key, val, 1, MAX_POOL, &ds->pool, d);
+            rc |= brd_ds_int_field(file, key, val, 1, MAX_POOL, &ds->pool, d);
         } else if (!strcmp(key, "connect_timeout_ms")) {
-            rc |= int_field(file, key, val, 1, MAX_CONNECT_TIMEOUT_MS, &cfg->connect_timeout_ms, d);
+            rc |= brd_ds_int_field(file, key, val, 1, MAX_CONNECT_TIMEOUT_MS, &cfg->connect_timeout_ms, d);
         } else if (!strcmp(key, "write")) {
             if (!json_object_is_type(val, json_type_boolean))
                 rc = brd_diag_add(d, "%s: write: must be true or false", file);

@@ -10,6 +10,23 @@
 #include "api.h"
 #include "sql_driver.h"
 
+int brd_sql_max_rows_error(struct brd_error *err, int max_rows)
+{
+    return brd_error_set(err, BRD_E_DATASOURCE_ERROR, "the statement gives more than max_rows=%d rows (nothing is "
+                         "truncated: raise max_rows or narrow the query with WHERE or LIMIT)", max_rows);
+}
+
+int brd_ds_int_field(const char *file, const char *key, struct json_object *val, int lo, int hi, int *out,
+                     struct brd_diags *d)
+{
+    int64_t x = json_object_is_type(val, json_type_int) ? json_object_get_int64(val) : (int64_t)lo - 1;
+    if (x < lo || x > hi)
+        return brd_diag_add(d, "%s: %s: must be a whole number from %d to %d, got %s", file, key, lo, hi,
+                            brd_json_compact(val, NULL));
+    *out = (int)x;
+    return 0;
+}
+
 void brd_sql_shape_clear(struct brd_sql_shape *shape)
 {
     for (size_t i = 0; i < shape->nplaceholders; i++)

@@ -131,4 +131,15 @@ extern const struct brd_sql_driver brd_mysql_driver;
 /* Frees what a shape holds and empties it. */
 void brd_sql_shape_clear(struct brd_sql_shape *shape);
 
+/* What the drivers share (sql_api.c). */
+
+/* The error of a statement that gives more than max_rows rows:
+ * BRD_E_DATASOURCE_ERROR, saying nothing was truncated; returns -1. */
+int brd_sql_max_rows_error(struct brd_error *err, int max_rows);
+
+/* A whole-number field of a data source file from lo to hi into *out; a
+ * problem naming file and key otherwise.  0 or -1. */
+int brd_ds_int_field(const char *file, const char *key, struct json_object *val, int lo, int hi, int *out,
+                     struct brd_diags *d);
+
 #endif

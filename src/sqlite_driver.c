@@ -572,9 +572,7 @@ static int fetch(struct brd_sql_conn *c, sqlite3_stmt *st, const struct brd_sql_
             break;
         }
         if (out->rows >= s->max_rows) {
-            status = brd_error_set(err, BRD_E_DATASOURCE_ERROR,
-                                   "the statement gives more than max_rows=%d rows (nothing is truncated: "
-                                   "raise max_rows or narrow the query with WHERE or LIMIT)", s->max_rows);
+            status = brd_sql_max_rows_error(err, s->max_rows);
             break;
         }
         struct json_object *row = json_object_new_object();
