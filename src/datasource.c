@@ -24,7 +24,7 @@ void brd_ds_free(struct brd_ds *ds)
 
 void brd_ds_load_done(struct brd_ds *ds)
 {
-    if (ds && ds->driver)
+    if (ds && ds->driver && ds->driver->ds_load_done)
         ds->driver->ds_load_done(ds);
 }
 
@@ -76,8 +76,16 @@ int brd_ds_load(const char *dir, const char *name, struct brd_ds **out, struct b
             rc = brd_diag_add(d, "%s: type: unknown type %s (one of \"sqlite\", \"postgresql\", \"mysql\")",
                               file, brd_json_compact(type, NULL));
     }
-    if (rc == 0)
-        rc = ds->driver->ds_load(ds, dir, root, d);
+    /* "write" means the same for every type. */
+    struct json_object *write = NULL;
+    if (rc == 0 && json_object_object_get_ex(root, "write", &write)) {
+        if (!json_object_is_type(write, json_type_boolean))
+            rc = brd_diag_add(d, "%s: write: must be true or false", file);
+        else
+            ds->write = json_object_get_boolean(write);
+    }
+    if (ds->driver && json_object_is_type(root, json_type_object))
+        rc |= ds->driver->ds_load(ds, dir, root, d);
     json_object_put(root);
     if (rc) {
         brd_ds_free(ds);

@@ -596,7 +596,6 @@ static void cancel(struct brd_sql_conn *c)
 const struct brd_sql_driver brd_mysql_driver = {
     .type = "mysql",
     .ds_load = brd_my_ds_load,
-    .ds_load_done = brd_my_ds_nothing,
     .ds_free = brd_my_ds_free,
     .check = brd_my_check,
     .check_live = brd_my_check_live,

@@ -45,11 +45,6 @@ int brd_my_cfg_copy(struct brd_my_cfg *to, const struct brd_my_cfg *from)
     return 0;
 }
 
-void brd_my_ds_nothing(struct brd_ds *ds)
-{
-    (void)ds;
-}
-
 void brd_my_ds_free(struct brd_ds *ds)
 {
     struct brd_my_cfg *cfg = ds->cfg;
@@ -88,8 +83,8 @@ int brd_my_ds_load(struct brd_ds *ds, const char *dir, struct json_object *root,
     int rc = 0, port = 0;
     bool has_port = false;
     json_object_object_foreach(root, key, val) {
-        if (!strcmp(key, "type")) {
-            continue;
+        if (!strcmp(key, "type") || !strcmp(key, "write")) {
+            continue;   /* read by brd_ds_load */
         } else if (!strcmp(key, "host")) {
             rc |= string_field(file, key, val, &cfg->host, d);
         } else if (!strcmp(key, "socket")) {
@@ -107,11 +102,6 @@ int brd_my_ds_load(struct brd_ds *ds, const char *dir, struct json_object *root,
             rc |= brd_ds_int_field(file, key, val, 1, MAX_POOL, &ds->pool, d);
         } else if (!strcmp(key, "connect_timeout_ms")) {
             rc |= brd_ds_int_field(file, key, val, 1, MAX_CONNECT_TIMEOUT_MS, &cfg->connect_timeout_ms, d);
-        } else if (!strcmp(key, "write")) {
-            if (!json_object_is_type(val, json_type_boolean))
-                rc = brd_diag_add(d, "%s: write: must be true or false", file);
-            else
-                ds->write = json_object_get_boolean(val);
         } else {
             rc = brd_diag_add(d, "%s: unknown field \"%s\" (a mysql data source has type, host, port, socket, "
                               "user, password, database, pool, connect_timeout_ms, write)", file, key);

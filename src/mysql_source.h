@@ -19,10 +19,9 @@ void brd_my_cfg_clear(struct brd_my_cfg *c);
 /* 0, or -1 when out of memory (to left empty). */
 int brd_my_cfg_copy(struct brd_my_cfg *to, const struct brd_my_cfg *from);
 
-/* The driver's ds_load, ds_load_done, ds_free, check and check_live
+/* The driver's ds_load, ds_free, check and check_live
  * (sql_driver.h). */
 int brd_my_ds_load(struct brd_ds *ds, const char *dir, struct json_object *root, struct brd_diags *d);
-void brd_my_ds_nothing(struct brd_ds *ds);
 void brd_my_ds_free(struct brd_ds *ds);
 int brd_my_check(const struct brd_ds *ds, const char *sql, size_t len, struct brd_sql_shape *shape,
                  struct brd_error *err);

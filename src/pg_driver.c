@@ -250,25 +250,35 @@ static int enter(struct brd_sql_conn *c, struct brd_sql_outcome *out, struct brd
                      c->pending_timeout_ms);
         return simple(c, text, out, err);
     case PH_IDLE: {
-        Oid *types = s->nbind ? calloc(s->nbind, sizeof *types) : NULL;
-        if (s->nbind && !types)
+        /* The cache is looked up with the types on the stack (the usual
+         * case: a few parameters); only a statement to prepare keeps a copy. */
+        Oid few[16];
+        Oid *types = s->nbind <= sizeof few / sizeof *few ? few : calloc(s->nbind, sizeof *types);
+        if (!types)
             return brd_error_nomem(err);
         brd_pg_param_types(api, types);
         c->cur = cached(c, api, types);
         if (c->cur) {
-            free(types);
+            if (types != few)
+                free(types);
             c->ph = PH_PRE;
             return 1;
         }
         struct stmt *p = &c->pending;
+        if (types != few) {
+            p->types = types;
+        } else if (s->nbind) {
+            if (!(p->types = malloc(s->nbind * sizeof *few)))
+                return brd_error_nomem(err);
+            memcpy(p->types, few, s->nbind * sizeof *few);
+        }
         p->hash = s->sql_hash;
-        p->types = types;
         p->ntypes = s->nbind;
         snprintf(p->name, sizeof p->name, "brd_%u", c->next_id++);
         if (!(p->sql = strdup(s->sql)))
             return brd_error_nomem(err);
         c->ph = PH_PREPARE;
-        return sent(c, PQsendPrepare(c->pg, p->name, s->native ? s->native : s->sql, (int)s->nbind, types),
+        return sent(c, PQsendPrepare(c->pg, p->name, s->native ? s->native : s->sql, (int)s->nbind, p->types),
                     out, err);
     }
     case PH_PRE:
@@ -286,9 +296,6 @@ static int enter(struct brd_sql_conn *c, struct brd_sql_outcome *out, struct brd
         c->ph = PH_EXECUTE;
         return 1;
     case PH_EXECUTE: {
-        int rc = brd_pg_args_fill(&c->args, c->q, err);
-        if (rc != 0)
-            return fail_in_tx(c, rc, out, err);
         c->sent = true;
         if (!PQsendQueryPrepared(c->pg, c->cur->name, (int)c->args.n, c->args.values, NULL, NULL, 0))
             return fail_conn(c, "cannot send the statement: ", out, err);
@@ -561,12 +568,10 @@ static int start(struct brd_sql_conn *c, const struct brd_sql_exec *q, struct br
         return brd_error_set(err, BRD_E_INTERNAL, "postgresql: the connection is busy");
     }
     reset_exec(c);
-    /* Values PostgreSQL cannot take are the request's fault: refused
-     * before anything is sent. */
-    struct brd_pg_args probe;
-    if (brd_pg_args_fill(&probe, q, err) != 0)
+    /* The values, once: those PostgreSQL cannot take are the request's
+     * fault, refused before anything is sent. */
+    if (brd_pg_args_fill(&c->args, q, err) != 0)
         return -1;
-    brd_pg_args_clear(&probe);
     c->q = q;
     int rc = drive(c, 0, out, err);
     if (rc < 0)
@@ -631,7 +636,6 @@ static void cancel(struct brd_sql_conn *c)
 const struct brd_sql_driver brd_pg_driver = {
     .type = "postgresql",
     .ds_load = brd_pg_ds_load,
-    .ds_load_done = brd_pg_ds_nothing,
     .ds_free = brd_pg_ds_free,
     .check = brd_pg_check,
     .check_live = brd_pg_check_live,

@@ -44,11 +44,6 @@ int brd_pg_cfg_copy(struct brd_pg_cfg *to, const struct brd_pg_cfg *from)
     return 0;
 }
 
-void brd_pg_ds_nothing(struct brd_ds *ds)
-{
-    (void)ds;
-}
-
 void brd_pg_ds_free(struct brd_ds *ds)
 {
     struct brd_pg_cfg *cfg = ds->cfg;
@@ -103,8 +98,8 @@ int brd_pg_ds_load(struct brd_ds *ds, const char *dir, struct json_object *root,
     int rc = 0;
     bool has_dsn = false;
     json_object_object_foreach(root, key, val) {
-        if (!strcmp(key, "type")) {
-            continue;
+        if (!strcmp(key, "type") || !strcmp(key, "write")) {
+            continue;   /* read by brd_ds_load */
         } else if (!strcmp(key, "dsn")) {
             has_dsn = true;
             rc |= dsn_field(file, val, cfg, d);
@@ -112,11 +107,6 @@ int brd_pg_ds_load(struct brd_ds *ds, const char *dir, struct json_object *root,
             rc |= brd_ds_int_field(file, key, val, 1, MAX_POOL, &ds->pool, d);
         } else if (!strcmp(key, "connect_timeout_ms")) {
             rc |= brd_ds_int_field(file, key, val, 1, MAX_CONNECT_TIMEOUT_MS, &cfg->connect_timeout_ms, d);
-        } else if (!strcmp(key, "write")) {
-            if (!json_object_is_type(val, json_type_boolean))
-                rc = brd_diag_add(d, "%s: write: must be true or false", file);
-            else
-                ds->write = json_object_get_boolean(val);
         } else {
             rc = brd_diag_add(d, "%s: unknown field \"%s\" (a postgresql data source has type, dsn, pool, "
                               "connect_timeout_ms, write)", file, key);

@@ -21,10 +21,9 @@ void brd_pg_cfg_clear(struct brd_pg_cfg *c);
 /* 0, or -1 when out of memory (to left empty). */
 int brd_pg_cfg_copy(struct brd_pg_cfg *to, const struct brd_pg_cfg *from);
 
-/* The driver's ds_load, ds_load_done, ds_free, check and check_live
+/* The driver's ds_load, ds_free, check and check_live
  * (sql_driver.h). */
 int brd_pg_ds_load(struct brd_ds *ds, const char *dir, struct json_object *root, struct brd_diags *d);
-void brd_pg_ds_nothing(struct brd_ds *ds);
 void brd_pg_ds_free(struct brd_ds *ds);
 int brd_pg_check(const struct brd_ds *ds, const char *sql, size_t len, struct brd_sql_shape *shape,
                  struct brd_error *err);

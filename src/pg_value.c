@@ -61,10 +61,10 @@ int brd_pg_args_fill(struct brd_pg_args *a, const struct brd_sql_exec *q, struct
                 return brd_error_set(err, BRD_E_BAD_REQUEST, "parameter '%s': text with a NUL byte cannot be "
                                      "sent to PostgreSQL (its text types cannot hold one)", par->name);
             }
-            if (!brd_sqlval_utf8_valid(text, len)) {
-                brd_pg_args_clear(a);
-                return brd_error_set(err, BRD_E_BAD_REQUEST, "parameter '%s': not valid UTF-8 text", par->name);
-            }
+            /* Valid UTF-8 already: every way a value comes in (request
+             * JSON, form fields, API answers, function results) is checked
+             * where it enters.  A NUL byte is valid UTF-8, but not text to
+             * PostgreSQL. */
             a->values[k] = text;
             a->lengths[k] = (int)len;
             continue;

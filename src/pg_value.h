@@ -23,8 +23,8 @@ struct brd_pg_args {
 };
 
 /* Fills a with q's values (api->sql->bind[k] → $k+1).  0, or -1 with err:
- * BRD_E_BAD_REQUEST for a string PostgreSQL cannot hold (a NUL byte,
- * bytes that are not UTF-8), naming the parameter; BRD_E_NOMEM. */
+ * BRD_E_BAD_REQUEST for a string PostgreSQL cannot hold (a NUL byte),
+ * naming the parameter; BRD_E_NOMEM. */
 int brd_pg_args_fill(struct brd_pg_args *a, const struct brd_sql_exec *q, struct brd_error *err);
 void brd_pg_args_clear(struct brd_pg_args *a);
 

@@ -67,11 +67,12 @@ struct brd_sql_outcome {
 
 struct brd_sql_driver {
     const char *type;              /* "sqlite", "postgresql", "mysql" */
-    /* Load: the type's fields of root (every member but "type"), ${env.X}
+    /* Load: the type's fields of root (every member but "type" and "write",
+     * which brd_ds_load reads into ds->write first), ${env.X}
      * substituted; fills ds->cfg and ds->key.  Problems go to d prefixed
      * with ds->file. */
     int (*ds_load)(struct brd_ds *ds, const char *dir, struct json_object *root, struct brd_diags *d);
-    /* Closes what ds_load kept open for check. */
+    /* Closes what ds_load kept open for check (NULL: nothing kept). */
     void (*ds_load_done)(struct brd_ds *ds);
     void (*ds_free)(struct brd_ds *ds);
     /* Load: prepares sql[0..len) against the database (or notes it for the

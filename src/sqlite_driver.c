@@ -195,15 +195,10 @@ static int ds_load(struct brd_ds *ds, const char *dir, struct json_object *root,
     int rc = 0;
     struct json_object *path = NULL;
     json_object_object_foreach(root, key, val) {
-        if (!strcmp(key, "type")) {
-            continue;
+        if (!strcmp(key, "type") || !strcmp(key, "write")) {
+            continue;   /* read by brd_ds_load */
         } else if (!strcmp(key, "path")) {
             path = val;
-        } else if (!strcmp(key, "write")) {
-            if (!json_object_is_type(val, json_type_boolean))
-                rc = brd_diag_add(d, "%s: write: must be true or false", file);
-            else
-                ds->write = json_object_get_boolean(val);
         } else {
             rc = brd_diag_add(d, "%s: unknown field \"%s\" (a sqlite data source has type, path, write)", file,
                               key);
