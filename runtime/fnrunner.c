@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/selfpid.h"
 #include "sandbox.h"
 
 /* One pool per process, made lazily: a worker forked from the master
@@ -14,12 +16,12 @@ static pid_t pool_owner;
 
 static struct brd_sandbox_pool *this_process_pool(struct brd_error *err)
 {
-    if (pool && pool_owner == getpid())
+    if (pool && pool_owner == brd_self_pid())
         return pool;
     pool = NULL; /* inherited across fork: the parent's, not ours to use */
     if (brd_sandbox_pool_new(&pool, err) != 0)
         return NULL;
-    pool_owner = getpid();
+    pool_owner = brd_self_pid();
     return pool;
 }
 
@@ -41,7 +43,7 @@ static int fr_load(void *self, const char *dir, const char *name, void **fn,
 static void fr_unload(void *self, void *fn)
 {
     (void)self;
-    if (pool && pool_owner == getpid())
+    if (pool && pool_owner == brd_self_pid())
         brd_sandbox_pool_forget(pool, fn);
     brd_pyfn_free(fn);
 }
@@ -140,17 +142,24 @@ int brd_fnrunner_prewarm(void *const *fns, size_t n, struct brd_error *err)
 
 bool brd_fnrunner_usable(void)
 {
-    if (!pool || pool_owner != getpid())
+    if (!pool || pool_owner != brd_self_pid())
         return true;
     /* The worker asks between requests (at least once a second while
-     * idle): the moment to reap processes retired since the last call. */
-    brd_sandbox_pool_reap(pool);
+     * idle): the moment to reap processes retired since the last call —
+     * at most every 100 ms, not after every request of a busy worker (a
+     * waitpid per idle process each time; brd_proc_take reaps too). */
+    static int64_t last_reap_us;
+    int64_t now = brd_now_us();
+    if (now - last_reap_us >= 100000) {
+        last_reap_us = now;
+        brd_sandbox_pool_reap(pool);
+    }
     return brd_sandbox_pool_healthy(pool);
 }
 
 void brd_fnrunner_shutdown(void)
 {
-    if (pool && pool_owner == getpid())
+    if (pool && pool_owner == brd_self_pid())
         brd_sandbox_pool_free(pool);
     pool = NULL;
 }

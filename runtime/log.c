@@ -1,6 +1,7 @@
 /* log.c — JSON log lines on stderr or a reopenable file (log.h). */
 #include "log.h"
 
+#include "base/selfpid.h"
 #include "base/utf8.h"
 
 #include <errno.h>
@@ -160,7 +161,7 @@ void brd_log_request(const struct brd_log_request *r)
         n = brd_log_json_str(line, n, cap, r->error, 64);
     else
         n = cat(line, n, cap, "null");
-    n = cat(line, n, cap, ",\"pid\":%ld}", (long)getpid());
+    n = cat(line, n, cap, ",\"pid\":%ld}", (long)brd_self_pid());
     line[n++] = '\n';
     write_line(line, n);
 }
@@ -176,7 +177,7 @@ void brd_log_event(const char *event, struct json_object *fields)
     }
     brd_json_add(o, "time", json_object_new_string(t));
     brd_json_add(o, "event", json_object_new_string(event));
-    brd_json_add(o, "pid", json_object_new_int64((int64_t)getpid()));
+    brd_json_add(o, "pid", json_object_new_int64((int64_t)brd_self_pid()));
     if (fields && json_object_is_type(fields, json_type_object)) {
         json_object_object_foreach(fields, k, v) brd_json_add(o, k, brd_json_ref(v));
     }

@@ -137,6 +137,7 @@ int brd_sandbox_call_start(struct brd_sandbox_pool *pool, const struct brd_pyfn 
                                           .tv_nsec = c->deadline_ns % 1000000000}};
     timerfd_settime(p->tfd, TFD_TIMER_ABSTIME, &its, NULL);
     brd_proc_flush(p);
+    brd_proc_continue(p);
     *out = c;
     return 0;
 }

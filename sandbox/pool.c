@@ -131,6 +131,15 @@ static void drain_zygote(struct brd_sandbox_pool *pool, struct brd_proc *want)
         want->pid = -1;
 }
 
+/* Whether a spawn still waits for the zygote's answer (its pid). */
+static bool spawn_pending(const struct brd_sandbox_pool *pool)
+{
+    for (const struct brd_proc *p = pool->procs; p; p = p->next)
+        if (p->pid == 0)
+            return true;
+    return false;
+}
+
 static int zygote_ensure(struct brd_sandbox_pool *pool, struct brd_error *err)
 {
     if (pool->zctl >= 0)
@@ -455,7 +464,7 @@ struct brd_proc *brd_proc_take(struct brd_sandbox_pool *pool, const struct brd_p
                                struct brd_error *err)
 {
     reap_some(pool);
-    if (pool->zctl >= 0)
+    if (pool->zctl >= 0 && spawn_pending(pool))
         drain_zygote(pool, NULL);
     struct brd_proc_slot *s = slot_for(pool, fn, err);
     if (!s)
@@ -473,18 +482,22 @@ struct brd_proc *brd_proc_take(struct brd_sandbox_pool *pool, const struct brd_p
             p = NULL;
         }
     }
-    if (p && p->stopped) {
-        /* Its CALL follows at once; the call's budget starts now. */
-        if (kill(p->pid, SIGCONT) != 0) {
-            brd_proc_discard(p, true);
-            p = NULL;
-        } else {
-            p->stopped = false;
-        }
-    }
+    /* A stopped process stays stopped until its CALL is written
+     * (brd_proc_continue): it then wakes once, with the CALL to read. */
     if (!p)
         p = spawn(pool, s, err);
     return p;
+}
+
+void brd_proc_continue(struct brd_proc *p)
+{
+    if (!p->stopped)
+        return;
+    /* Our own unreaped child: kill cannot fail short of a bug; if it does,
+     * the call sees the process as dead rather than waiting for it. */
+    if (kill(p->pid, SIGCONT) != 0)
+        p->broken = true;
+    p->stopped = false;
 }
 
 void brd_sandbox_pool_reap(struct brd_sandbox_pool *pool)

@@ -47,12 +47,17 @@ struct brd_proc {                 /* one sandboxed process */
 };
 
 /* A process for a call of fn: warm → the idle one if it is still healthy
- * (continued: idle processes are stopped); call isolation → the spare
+ * (still stopped: brd_proc_continue once its CALL is queued); call isolation → the spare
  * started after the previous call; else a new one (INIT queued, not waited
  * for).  Also reaps what it can.  NULL with
  * err (INTERNAL) when none can be started. */
 struct brd_proc *brd_proc_take(struct brd_sandbox_pool *pool, const struct brd_pyfn *fn,
                                struct brd_error *err);
+
+/* Continues a stopped process (SIGCONT) — after its CALL has been
+ * written, so that it wakes once, with the CALL waiting, and its call's
+ * budget is already running. */
+void brd_proc_continue(struct brd_proc *p);
 
 /* The number of the pool's next call (RESULT frames must carry it). */
 uint64_t brd_proc_next_seq(struct brd_sandbox_pool *pool);

@@ -41,9 +41,37 @@ static int write_all(const void *buf, size_t n)
     return 0;
 }
 
+/* What was read past the last frame (the worker may queue a CALL behind
+ * INIT): frames are read in one read each when they fit. */
+static char g_rbuf[16384];
+static size_t g_rlen, g_roff;
+
 static int read_all(void *buf, size_t n)
 {
     char *p = buf;
+    size_t have = g_rlen - g_roff;
+    if (have) {
+        size_t k = have < n ? have : n;
+        memcpy(p, g_rbuf + g_roff, k);
+        g_roff += k;
+        p += k;
+        n -= k;
+    }
+    if (n > 0 && n < sizeof g_rbuf) {
+        /* Read ahead: the rest of this frame usually came with it. */
+        g_roff = g_rlen = 0;
+        while (g_rlen < n) {
+            ssize_t r = read(BRD_SBX_FD, g_rbuf + g_rlen, sizeof g_rbuf - g_rlen);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                return -1;
+            g_rlen += (size_t)r;
+        }
+        memcpy(p, g_rbuf, n);
+        g_roff = n;
+        return 0;
+    }
     while (n > 0) {
         ssize_t r = read(BRD_SBX_FD, p, n);
         if (r < 0 && errno == EINTR)
@@ -191,13 +219,32 @@ static int send_reply(uint32_t type, int64_t code, const char *first, size_t fir
         .aux = cap_dropped > UINT32_MAX ? UINT32_MAX : (uint32_t)cap_dropped,
         .len = {(uint32_t)first_len, (uint32_t)cap_len, (uint32_t)tb_len, 0},
     };
-    int rc = write_all(&h, sizeof h);
-    if (rc == 0 && first_len)
-        rc = write_all(first, first_len);
-    if (rc == 0 && cap_len)
-        rc = write_all(cap_buf, cap_len);
-    if (rc == 0 && tb_len)
-        rc = write_all(tb, tb_len);
+    /* One write for a reply that fits (most do), else one per part. */
+    static char one[16384];
+    size_t total = sizeof h + first_len + cap_len + tb_len;
+    int rc;
+    if (total <= sizeof one) {
+        size_t n = 0;
+        memcpy(one, &h, sizeof h);
+        n += sizeof h;
+        if (first_len)
+            memcpy(one + n, first, first_len);
+        n += first_len;
+        if (cap_len)
+            memcpy(one + n, cap_buf, cap_len);
+        n += cap_len;
+        if (tb_len)
+            memcpy(one + n, tb, tb_len);
+        rc = write_all(one, total);
+    } else {
+        rc = write_all(&h, sizeof h);
+        if (rc == 0 && first_len)
+            rc = write_all(first, first_len);
+        if (rc == 0 && cap_len)
+            rc = write_all(cap_buf, cap_len);
+        if (rc == 0 && tb_len)
+            rc = write_all(tb, tb_len);
+    }
     cap_len = cap_dropped = 0;
     return rc;
 }

@@ -20,6 +20,7 @@
 #include "params.h"
 #include "sql.h"
 #include "base/clock.h"
+#include "base/selfpid.h"
 
 struct brd_engine {
     struct brd_http *http;
@@ -68,18 +69,41 @@ struct run {
     struct json_object *result;
 };
 
+/* splitmix64's finaliser: a bijection of 64-bit words. */
+static uint64_t mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* A request id: 128 bits from a per-process random key (drawn once, and
+ * again in a forked child) and a counter — one getrandom per process
+ * instead of one per request.  The first half is a bijection of the
+ * counter, so ids never repeat within a process; across processes the
+ * keys differ.  Ids only correlate logs and traces: unique, not secret. */
 void brd_request_id_new(char buf[33])
 {
-    unsigned char raw[16];
-    if (getrandom(raw, sizeof raw, GRND_NONBLOCK) != (ssize_t)sizeof raw) {
-        /* No entropy yet (early boot): time and address are unique enough
-         * for an id that only correlates logs. */
-        uint64_t a = (uint64_t)brd_now_us(), b = (uint64_t)(uintptr_t)buf ^ (uint64_t)clock();
-        memcpy(raw, &a, 8);
-        memcpy(raw + 8, &b, 8);
+    static uint64_t key[2], counter;
+    static pid_t key_pid;
+    if (key_pid != brd_self_pid()) {
+        if (getrandom(key, sizeof key, GRND_NONBLOCK) != (ssize_t)sizeof key) {
+            /* No entropy yet (early boot): time, pid and address are
+             * unique enough for an id that only correlates logs. */
+            key[0] = (uint64_t)brd_now_us() ^ ((uint64_t)brd_self_pid() << 40);
+            key[1] = (uint64_t)(uintptr_t)buf ^ (uint64_t)clock();
+        }
+        key_pid = brd_self_pid();
+        counter = 0;
     }
-    for (size_t i = 0; i < sizeof raw; i++)
-        snprintf(buf + 2 * i, 3, "%02x", raw[i]);
+    counter++;
+    uint64_t w[2] = {mix64(key[0] + counter * 0x9e3779b97f4a7c15ULL),
+                     mix64(key[1] ^ mix64(counter))};
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 16; j++)
+            buf[16 * i + j] = hex[(w[i] >> (60 - 4 * j)) & 0xf];
+    buf[32] = '\0';
 }
 
 int brd_engine_new(struct brd_engine **out, struct brd_error *err)

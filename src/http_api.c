@@ -527,6 +527,14 @@ int brd_http_start(struct brd_http *h, const struct brd_http_args *args, struct 
 int brd_http_wait(struct brd_http *h, struct pollfd *extra, unsigned nextra, int timeout_ms,
                   struct brd_error *err)
 {
+    if (h->in_flight == 0 && !h->done_head) {
+        /* No transfer of curl's (no call in flight, none waiting for a
+         * retry): the caller's descriptors alone, in one poll(2). */
+        if (poll(extra, nextra, timeout_ms < 0 ? -1 : timeout_ms) < 0)
+            for (unsigned i = 0; i < nextra; i++)
+                extra[i].revents = 0;
+        return 0;
+    }
     int64_t next_retry;
     run_due_retries(h, &next_retry);
     if (perform(h, err) < 0)
