@@ -9,6 +9,7 @@
 # Needs ROOT (the checkout) set by the sourcing script.
 # shellcheck shell=bash
 
+# shellcheck disable=SC2034  # used by the sourcing scripts
 BENCH_TICK=$(getconf CLK_TCK)
 
 bench_die() { echo "${BENCH_NAME:-bench}: $*" >&2; exit 1; }
@@ -89,14 +90,16 @@ bench_wrk_field() {
 
 # ---- /proc ----------------------------------------------------------------
 
-# bench_procs: one snapshot of every process, "PID PPID TICKS COMM" per line,
-# TICKS = utime+stime+cutime+cstime (clock ticks), COMM with blanks as _.
+# bench_procs: one snapshot of every process, "PID PPID TICKS COMM START OWN"
+# per line, TICKS = utime+stime+cutime+cstime (clock ticks), COMM with blanks
+# as _, START its start time (ticks since boot: PID and START name a
+# process), OWN = utime+stime (without the reaped children).
 bench_procs() {
     cat /proc/[0-9]*/stat 2>/dev/null | awk '{
         l = $0; o = index(l, "("); match(l, /\)[^)]*$/); c = RSTART
         comm = substr(l, o + 1, c - o - 1); gsub(/[ \t]/, "_", comm)
         split(substr(l, c + 2), f, " ")
-        print $1, f[2], f[12] + f[13] + f[14] + f[15], comm }'
+        print $1, f[2], f[12] + f[13] + f[14] + f[15], comm, f[20], f[12] + f[13] }'
 }
 
 # bench_tree SNAPSHOT ROOT: the lines of SNAPSHOT for ROOT and all its
@@ -111,6 +114,29 @@ bench_tree() {
 
 # bench_tree_ticks SNAPSHOT ROOT: the CPU ticks of ROOT's tree.
 bench_tree_ticks() { bench_tree "$1" "$2" | awk '{ t += $3 } END { print t + 0 }'; }
+
+# bench_top_other SNAP0 SNAP1 ROOT MS: "COMM PCT" — the live process outside
+# ROOT's tree (ROOT: this script, whose tree holds nginx, the contender and
+# wrk) that used the most CPU of its own (utime+stime: a reaped child's
+# lifetime would land in one window whole) between the two snapshots MS ms
+# apart, in % of one CPU.  A hint at who the other load is; processes that
+# started and ended in between are not seen.  "- 0" when none used any.
+bench_top_other() {
+    { echo "$1"; echo "--"; echo "$2"; } | awk -v root="$3" -v ms="$4" -v tick="$BENCH_TICK" '
+        $1 == "--" { part = 1; next }
+        part == 0 { t0[$1] = $6; s0[$1] = $5; next }
+        { t1[$1] = $6; s1[$1] = $5; c1[$1] = $4; kids[$2] = kids[$2] " " $1 }
+        END { n = 1; st[1] = root
+              while (n > 0) { p = st[n--]; ex[p] = 1
+                              k = split(kids[p], a, " "); for (i = 1; i <= k; i++) st[++n] = a[i] }
+              best = 0
+              for (p in t1) {
+                  if (p in ex) continue
+                  d = (p in t0 && s0[p] == s1[p]) ? t1[p] - t0[p] : t1[p]
+                  if (d > best) { best = d; name = c1[p] }
+              }
+              if (best > 0) printf "%s %.0f\n", name, best / tick / (ms / 1000) * 100; else print "- 0" }'
+}
 
 # bench_busy_ticks: the machine's busy time so far, in ticks (/proc/stat's
 # cpu line: user+nice+system+irq+softirq+steal; guest is inside user).
