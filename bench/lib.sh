@@ -20,6 +20,9 @@ bench_free_port() {
 
 bench_now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
+# bench_ms VAR: VAR = the time in ms (CLOCK_REALTIME), without forking.
+bench_ms() { local t=${EPOCHREALTIME/[.,]/}; printf -v "$1" '%d' $(( t / 1000 )); }
+
 # bench_write_nginx DIR PORT SOCKET WORKERS: DIR/nginx.conf, one server on
 # 127.0.0.1:PORT passing everything to the unix SOCKET with the shipped
 # docker/nginx/braid_fastcgi.conf.  Start it with bench_nginx.
@@ -115,17 +118,20 @@ bench_tree() {
 # bench_tree_ticks SNAPSHOT ROOT: the CPU ticks of ROOT's tree.
 bench_tree_ticks() { bench_tree "$1" "$2" | awk '{ t += $3 } END { print t + 0 }'; }
 
-# bench_top_other SNAP0 SNAP1 ROOT MS: "COMM PCT" — the live process outside
+# bench_top_other SNAP0 SNAP1 ROOT MS: "COMM PCT" — the process outside
 # ROOT's tree (ROOT: this script, whose tree holds nginx, the contender and
-# wrk) that used the most CPU of its own (utime+stime: a reaped child's
-# lifetime would land in one window whole) between the two snapshots MS ms
-# apart, in % of one CPU.  A hint at who the other load is; processes that
-# started and ended in between are not seen.  "- 0" when none used any.
+# wrk) whose CPU time grew the most between the two snapshots MS ms apart,
+# in % of one CPU (at most 100 per CPU).  A hint at who the other load is:
+# the growth includes the children it reaped (cutime), so a make or a test
+# runner shows for its short-lived children — but also, whole, a child that
+# lived longer than the window and was reaped in it.  A process new in SNAP1
+# counts all its time; one that started and ended in between shows only
+# through its parent.  "- 0" when none used any.
 bench_top_other() {
-    { echo "$1"; echo "--"; echo "$2"; } | awk -v root="$3" -v ms="$4" -v tick="$BENCH_TICK" '
+    { echo "$1"; echo "--"; echo "$2"; } | awk -v root="$3" -v ms="$4" -v tick="$BENCH_TICK" -v cpus="$(nproc)" '
         $1 == "--" { part = 1; next }
-        part == 0 { t0[$1] = $6; s0[$1] = $5; next }
-        { t1[$1] = $6; s1[$1] = $5; c1[$1] = $4; kids[$2] = kids[$2] " " $1 }
+        part == 0 { t0[$1] = $3; s0[$1] = $5; next }
+        { t1[$1] = $3; s1[$1] = $5; c1[$1] = $4; kids[$2] = kids[$2] " " $1 }
         END { n = 1; st[1] = root
               while (n > 0) { p = st[n--]; ex[p] = 1
                               k = split(kids[p], a, " "); for (i = 1; i <= k; i++) st[++n] = a[i] }
@@ -135,12 +141,27 @@ bench_top_other() {
                   d = (p in t0 && s0[p] == s1[p]) ? t1[p] - t0[p] : t1[p]
                   if (d > best) { best = d; name = c1[p] }
               }
-              if (best > 0) printf "%s %.0f\n", name, best / tick / (ms / 1000) * 100; else print "- 0" }'
+              pct = best / tick / (ms / 1000) * 100; if (pct > 100 * cpus) pct = 100 * cpus
+              if (best > 0) printf "%s %.0f\n", name, pct; else print "- 0" }'
 }
 
-# bench_busy_ticks: the machine's busy time so far, in ticks (/proc/stat's
-# cpu line: user+nice+system+irq+softirq+steal; guest is inside user).
-bench_busy_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
+# bench_busy_ticks VAR: VAR = the machine's busy time so far, in ticks
+# (/proc/stat's cpu line: user+nice+system+irq+softirq+steal; guest is
+# inside user), read without forking.
+bench_busy_ticks() {
+    local cpu user nice sys idle iowait irq softirq steal
+    read -r cpu user nice sys idle iowait irq softirq steal _ < /proc/stat
+    printf -v "$1" '%d' $(( user + nice + sys + irq + softirq + steal ))
+}
+
+# bench_self_ticks VAR: VAR = this shell's CPU ticks so far, its own and its
+# reaped children's (utime+stime+cutime+cstime), read without forking.
+bench_self_ticks() {
+    local l f
+    read -r l < "/proc/$$/stat"
+    read -r -a f <<<"${l##*) }"
+    printf -v "$1" '%d' $(( f[11] + f[12] + f[13] + f[14] ))
+}
 
 # bench_roles SNAPSHOT ROOT: "ROLE PID" for each process of ROOT's tree —
 # master (ROOT), worker (ROOT's children; hello and floor's forked

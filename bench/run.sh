@@ -43,9 +43,15 @@
 #   other %CPU      the machine's busy time during the run (/proc/stat:
 #                   user+nice+system+irq+softirq+steal) minus the app's,
 #                   nginx's (its process tree), wrk's (bash `time`) and this
-#                   script's own (/proc/$$/stat: its /proc readings), as % of
-#                   one CPU: the other load of the machine.  A noise
-#                   indicator: when it is high the row's figures are suspect.
+#                   script's own (/proc/$$/stat; the process snapshots are
+#                   taken just outside the window), as % of one CPU: the
+#                   other load of the machine.  A noise indicator: when it is
+#                   high the row's figures are suspect.  /proc/stat counts in
+#                   ticks, the processes' times are exact: a few % either way
+#                   (below 0 too) is the accounting's own error.
+#   (top)           the process outside the run whose CPU time (with the
+#                   children it reaped) grew the most, % of one CPU: a hint
+#                   at who the other load is (bench/lib.sh bench_top_other)
 #   bad             non-2xx answers / socket errors
 # The progress lines (one per run) add nginx's and wrk's µs per request.
 # Then: start-up (starting the server → first 200 through nginx) of every
@@ -143,15 +149,6 @@ done
 
 TIMEFORMAT='%3U %3S'
 
-# self_ticks VAR: this shell's CPU ticks so far (its own and its reaped
-# children's: wrk, curl, the /proc readings), read without forking.
-self_ticks() {
-    local l f
-    read -r l < "/proc/$$/stat"
-    read -r -a f <<<"${l##*) }"
-    printf -v "$1" '%d' $(( f[11] + f[12] + f[13] + f[14] ))
-}
-
 declare -A RPS P50 P99 APP OTHER TOP BAD START PSSI PSSL
 
 # run_wrk NAME ROUND C PID: one measured run; fills RPS[NAME,ROUND,C] etc.
@@ -159,13 +156,13 @@ declare -A RPS P50 P99 APP OTHER TOP BAD START PSSI PSSL
 run_wrk() {
     local name=$1 r=$2 c=$3 pid=$4 k="$1,$2,$3" out="$B/wrk-$1-r$2-c$3.txt"
     local s0 s1 b0 b1 t0 t1 snap0 snap1 a0 a1 n0 n1 reqs wrk_s nginx_us wrk_us top
-    self_ticks s0
-    b0=$(bench_busy_ticks); t0=$(bench_now_ms)
+    # The process snapshots (forks: cat, awk) just outside the window of
+    # the machine's figures, which holds wrk and nothing else that forks.
     snap0=$(bench_procs); a0=$(bench_tree_ticks "$snap0" "$pid"); n0=$(bench_tree_ticks "$snap0" "$NGINX_PID")
+    bench_self_ticks s0; bench_busy_ticks b0; bench_ms t0
     { time wrk -t"$THREADS" -c"$c" -d"${SECS}s" --latency -s "$B/paths.lua" "$URL" > "$out" 2>&1; } 2> "$out.time"
+    bench_ms t1; bench_busy_ticks b1; bench_self_ticks s1
     snap1=$(bench_procs); a1=$(bench_tree_ticks "$snap1" "$pid"); n1=$(bench_tree_ticks "$snap1" "$NGINX_PID")
-    t1=$(bench_now_ms); b1=$(bench_busy_ticks)
-    self_ticks s1
     kill -0 "$pid" 2>/dev/null || bench_die "$name exited during the run (see $B)"
     reqs=$(bench_wrk_field "$out" requests)
     wrk_s=$(awk '{ print $1 + $2 }' "$out.time")
