@@ -249,8 +249,8 @@ done
 
 echo
 # (the headings hold multi-byte characters: written out, not printf-padded)
-echo "   contender  r   c    req/s × hello   p50 ms   p99 ms  app µs  other %CPU (top)     bad"
-echo "                                                         /req                      non2xx/sock"
+echo "   contender  r   c    req/s × hello   p50 ms   p99 ms  app µs  other  (top)             bad"
+echo "                                                         /req   %CPU  %CPU              non2xx/sock"
 for name in "${CONTENDERS[@]}"; do
     for ((r = 1; r <= ROUNDS; r++)); do
         for c in $CONCURRENCY; do
