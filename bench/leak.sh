@@ -83,8 +83,8 @@ for _ in $(seq 1500); do
 done
 [ "$up" = 1 ] || bench_die "no 200 from braid serve through nginx within 15 s"
 
-echo "== bench-leak: braid serve on the seed (warm isolation), $WORKERS workers, --max-requests 0," \
-     "wrk -t1 -c$CONC in chunks, $TOTAL requests ($(date -u +%Y-%m-%dT%H:%MZ))"
+echo "== bench-leak: braid serve on the seed (warm isolation), $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "   $WORKERS workers, --max-requests 0; wrk -t1 -c$CONC in chunks up to $TOTAL requests"
 echo "   $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
 
 # sample N: PSS and RSS (kB) of every process of braid's tree after N

@@ -230,11 +230,13 @@ contender() {
     rm -f "$SOCK"
 }
 
-echo "== bench-http: the seed workflow (SQLite → switch → Python) through nginx," \
-     "hello / floor / braid ($(date -u +%Y-%m-%dT%H:%MZ))"
-echo "   $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start; $WORKERS FastCGI" \
-     "processes each; wrk -t$THREADS, $SECS s per run after 2 s of warm-up, $ROUNDS rounds;" \
-     "nginx worker_processes $NGINX_WORKERS; braid --max-requests ${MAXREQ:-default (0, never)}"
+echo "== bench-http: the seed workflow (SQLite → switch → Python), $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "   $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start;" \
+     "${CONTENDERS[*]}"
+echo "   $WORKERS FastCGI processes each, behind one nginx (worker_processes $NGINX_WORKERS);" \
+     "braid --max-requests ${MAXREQ:-default (0)}"
+echo "   wrk -t$THREADS, c = $CONCURRENCY, $SECS s per run after 2 s of warm-up; $ROUNDS rounds," \
+     "the even ones reversed"
 
 for ((r = 1; r <= ROUNDS; r++)); do
     order=("${CONTENDERS[@]}")
