@@ -16,9 +16,12 @@
  * FUNCTION_ERROR, 502 DATASOURCE_ERROR), never crash the process.
  *
  * Usage: build/bench/floor_fcgi SOCKET_PATH SEED_DIR [PROCESSES]  (default 2)
- * SIGTERM or SIGINT stops every process and removes the socket.  Without
- * arguments it prints its usage and exits 0 (`make bench` runs every
- * bench program; this one is only useful under bench/run.sh).
+ * SIGTERM or SIGINT stops every process and removes the socket; a process
+ * that ends otherwise is reported on stderr.  Without arguments it prints
+ * its usage and exits 0 (`make bench` runs every bench program; this one is
+ * only useful under bench/run.sh).  Its processes are named "bench-floor"
+ * (comm, what ps -c and pkill see): a `pkill floor_fcgi` meant for another
+ * session's copy on this shared machine once ended one mid-run.
  */
 #include <Python.h>
 
@@ -621,6 +624,7 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    (void)prctl(PR_SET_NAME, "bench-floor", 0, 0, 0);   /* inherited by the children */
     if (FCGX_Init() != 0) {
         fprintf(stderr, "floor_fcgi: FCGX_Init failed\n");
         return 1;
@@ -664,11 +668,17 @@ int main(int argc, char **argv)
     /* Wait for a stop signal (or for every child to be gone). */
     int alive = nprocs;
     while (!stop_signal && alive > 0) {
-        pid_t p = wait(NULL);
-        if (p > 0)
+        int st;
+        pid_t p = wait(&st);
+        if (p > 0) {
             alive--;
-        else if (errno == ECHILD)
+            if (WIFSIGNALED(st))
+                fprintf(stderr, "floor_fcgi: process %d ended by signal %d\n", (int)p, WTERMSIG(st));
+            else
+                fprintf(stderr, "floor_fcgi: process %d exited with status %d\n", (int)p, WEXITSTATUS(st));
+        } else if (errno == ECHILD) {
             break;
+        }
     }
     for (int i = 0; i < nprocs; i++)
         kill(pids[i], SIGTERM);
