@@ -93,12 +93,14 @@ declare -A PSS RSS ROLE
 SAMPLES=()
 ORDER=()    # every pid seen, in the order of its first sample (by role)
 sample() {
-    local n=$1 role pid snap
+    local n=$1 role pid snap kb
     snap=$(bench_procs)
     SAMPLES+=("$n")
     echo "  after $n requests (non-2xx $NON2XX, socket errors $ERRS; $(( ($(bench_now_ms) - T0) / 1000 )) s):"
     while read -r role pid; do
-        PSS[$n,$pid]=$(bench_kb "$pid" Pss)
+        kb=$(bench_kb "$pid" Pss)
+        [ -n "$kb" ] || continue   # ended meanwhile (a retired sandboxed process)
+        PSS[$n,$pid]=$kb
         RSS[$n,$pid]=$(bench_kb "$pid" Rss)
         [ -n "${ROLE[$pid]:-}" ] || ORDER+=("$pid")
         ROLE[$pid]=$role

@@ -175,17 +175,18 @@ bench_roles() {
         print r, $1 }' | sort -k1,1 -k2,2n | sed 's/^[0-9]//'
 }
 
-# bench_kb PID Pss|Rss: the process's proportional / resident set size in kB.
-bench_kb() { awk -v k="$2:" '$1 == k { print $2; f = 1 } END { if (!f) print 0 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
+# bench_kb PID Pss|Rss: the process's proportional / resident set size in
+# kB; nothing when it is gone or a zombie (no memory left to read).
+bench_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null; }
 
 # bench_pss_line SNAPSHOT ROOT: "master 9316  worker 21044 20980  zygote ...
 # (total 95000)" — each process's PSS in kB, by role; sandbox processes
-# (more of them) as count × mean.
+# (more of them) as count × mean; processes that ended meanwhile left out.
 bench_pss_line() {
     local role pid kb
     while read -r role pid; do
         kb=$(bench_kb "$pid" Pss)
-        echo "$role $kb"
+        [ -n "$kb" ] && echo "$role $kb"   # a process that ended meanwhile: left out
     done < <(bench_roles "$1" "$2") | awk '
         { if ($1 != last) { order[++n] = $1; last = $1 }
           vals[$1] = vals[$1] " " $2; sum[$1] += $2; cnt[$1]++; total += $2 }
