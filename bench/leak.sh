@@ -5,10 +5,13 @@
 # Python functions in their default, warm isolation), BENCH_WORKERS workers
 # (2), --max-requests 0 (never recycled: the same processes all along),
 # behind nginx as bench/run.sh sets it up, driven by wrk -t1
-# -cBENCH_LEAK_CONCURRENCY (16) in chunks of a few seconds — the requests
-# alternate uid=1 and uid=2 — until BENCH_LEAK_REQUESTS (100000) completed
-# requests (counted from wrk's output; the few in flight when a chunk ends
-# are not counted).  After the first 10,000 (the warm-up) and then after
+# -cBENCH_LEAK_CONCURRENCY (16) in chunks — the requests alternate uid=1
+# and uid=2; each chunk's script ends wrk (a SIGINT to itself, which wrk
+# takes as the end of its run) once the chunk's count of answers has
+# arrived, as its -d takes whole seconds only (several thousand requests
+# here) — until BENCH_LEAK_REQUESTS (100000) completed requests, counted
+# from wrk's output (the few in flight when a chunk stops are not counted;
+# a chunk overshoots its count by the answers of that moment).  After the first 10,000 (the warm-up) and then after
 # every 20,000 it prints the total, and PSS and RSS (/proc/PID/smaps_rollup)
 # of every process of braid's tree by role: master, each worker, zygote
 # (comm braid-zygote), sandboxed processes (comm braid-sandbox).  At the
@@ -65,7 +68,25 @@ cp -r "$ROOT/examples/seed/workflows" "$ROOT/examples/seed/functions" "$ROOT/exa
       "$ROOT/examples/seed/datasources" "$B/seed/"
 cp "$ROOT/examples/seed/data/users.db" "$B/seed/data/"
 bench_write_nginx "$B/nginx" "$PORT" "$SOCK" 1
-bench_write_paths "$B/paths.lua"
+# The chunk's script: both branches alternately; ends wrk after the number
+# of answers given after `--` (LuaJIT's ffi: kill(getpid(), SIGINT)).
+cat > "$B/chunk.lua" <<'LUA'
+local ffi = require("ffi")
+ffi.cdef[[ int kill(int pid, int sig); int getpid(void); ]]
+local n, answers, limit, ended = 0, 0, 0, false
+init = function(args) limit = tonumber(args[1]) end
+request = function()
+  n = n + 1
+  return wrk.format(nil, (n % 2 == 0) and "/user_lookup?uid=1" or "/user_lookup?uid=2")
+end
+response = function(status, headers, body)
+  answers = answers + 1
+  if answers >= limit and not ended then
+    ended = true
+    ffi.C.kill(ffi.C.getpid(), 2)
+  end
+end
+LUA
 bench_nginx "$B/nginx" </dev/null &
 NGINX_PID=$!
 PIDS+=("$NGINX_PID")
@@ -112,23 +133,18 @@ done_n=0
 NON2XX=0
 ERRS=0
 next=$WARM
-rate=0
 T0=$(bench_now_ms)
 while [ "$done_n" -lt "$TOTAL" ]; do
     target=$(( next < TOTAL ? next : TOTAL ))
-    # Seconds for this chunk: what reaches the next sample at the last
-    # chunk's rate, 1 to 5.
-    secs=$(awk -v left=$((target - done_n)) -v r="$rate" \
-        'BEGIN { s = r > 0 ? int(left / r + 0.999) : 1; print (s < 1 ? 1 : s > 5 ? 5 : s) }')
+    # A chunk: up to the next sample (at most 60 s: a stalled server ends it).
     out="$B/wrk.txt"
-    wrk -t1 -c"$CONC" -d"${secs}s" -s "$B/paths.lua" "$URL" > "$out" 2>&1
+    wrk -t1 -c"$CONC" -d60s -s "$B/chunk.lua" "$URL" -- $((target - done_n)) > "$out" 2>&1
     kill -0 "$BRAID_PID" 2>/dev/null || bench_die "braid serve died (see $B/braid.stderr, $B/braid.log)"
     n=$(bench_wrk_field "$out" requests)
     [ "$n" -gt 0 ] || bench_die "wrk completed no request: $(tr '\n' ' ' < "$out")"
     done_n=$((done_n + n))
     NON2XX=$((NON2XX + $(bench_wrk_field "$out" non2xx)))
     ERRS=$((ERRS + $(bench_wrk_field "$out" errors)))
-    rate=$(( n / secs ))
     if [ "$done_n" -ge "$target" ]; then
         sample "$done_n"
         next=$(( (done_n / EVERY + 1) * EVERY ))
