@@ -102,7 +102,7 @@ ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-s
 
 .PHONY: fanout-backend fanout-backend-stop image-deps image image-test
 .PHONY: all build deps deps-db deps-studio deps-browser test-studio test-browser test test-unit test-asan test-conformance test-integration test-examples \
-        test-security test-fuzz test-layers test-fresh fuzz bench bench-sql bench-http bench-studio run clean help
+        test-security test-fuzz test-layers test-fresh fuzz bench bench-sql bench-http bench-leak bench-studio run clean help
 
 all: build
 
@@ -364,10 +364,15 @@ bench-sql:                                     ## µs per SQL node: SQLite, Post
 bench-studio: braid deps-browser               ## the Studio page: start-up, a 200-node workflow, bundle size
 	@cd studio && BRAID_BIN=$(CURDIR)/braid node ../bench/studio_page.mjs
 
-bench-http:                                    ## braid serve vs a libfcgi hello through nginx, wrk c=16/64 (BENCH_SECONDS=10)
+bench-http:                                    ## hello / C floor / braid warm / braid call through nginx, wrk c=16/64, 2 rounds (BENCH_SECONDS=8)
 	@$(SUBMAKE) deps
-	@$(SUBMAKE) build $(BUILD)/bench/hello_fcgi
+	@$(SUBMAKE) build $(BUILD)/bench/hello_fcgi $(BUILD)/bench/floor_fcgi
 	@bench/run.sh
+
+bench-leak:                                    ## braid serve's PSS/RSS per process over 100k requests (BENCH_LEAK_REQUESTS)
+	@$(SUBMAKE) deps
+	@$(SUBMAKE) build
+	@bench/leak.sh
 
 # ---- the container image (docs/deploy.md) --------------------------------------
 

@@ -1,66 +1,118 @@
 #!/bin/bash
 # bench/run.sh — `braid serve` throughput on the seed workflow, through nginx,
-# beside a libfcgi "hello JSON" ceiling behind the same nginx (make bench-http).
+# between a libfcgi "hello JSON" ceiling and a hand-written C floor behind
+# the same nginx (make bench-http; issue 14).
 #
-# Figures, not a test.  In one run, on this machine:
-#   hello       build/bench/hello_fcgi (bench/hello_fcgi.c), N processes
-#   braid warm  `braid serve` on a copy of examples/seed, N workers, the
-#               Python functions in their default (warm) isolation
-#   braid call  the same with functions/<name>.json {"isolation": "call"}
-# each behind the same nginx (one server, docker/nginx/braid_fastcgi.conf,
-# fastcgi_pass to the same unix socket path) and measured with wrk at
-# every concurrency (default 16 and 64) for BENCH_SECONDS each (default
-# 10), after a 2 s warm-up: requests/s, p50 and p99 latency (wrk
-# --latency), non-2xx answers, the ratio to hello at the same concurrency,
-# PSS per worker (/proc/PID/smaps_rollup; braid's worker pids from the
-# admin /status), and the time from starting the server to the first 200
-# through nginx.  The requests alternate uid=1 and uid=2 (both branches).
+# Figures, not a test.  In one invocation, on this machine, four contenders,
+# each with the same number of FastCGI processes (BENCH_WORKERS, 2):
+#   hello       build/bench/hello_fcgi (bench/hello_fcgi.c): the ceiling
+#   floor       build/bench/floor_fcgi (bench/floor_fcgi.c): the seed workflow
+#               hand-written in C — SQLite lookup, switch, the seed's Python
+#               functions embedded in the process (no sandbox), json-c; the
+#               same answer bytes as braid
+#   braid-warm  `braid serve` on a copy of examples/seed, the Python functions
+#               in their default (warm) isolation
+#   braid-call  the same with functions/<name>.json {"isolation": "call"}
+# each behind the same nginx (one server for the whole run,
+# docker/nginx/braid_fastcgi.conf, fastcgi_pass to the same unix socket
+# path), started afresh for each round, warmed up with 2 s of wrk, then
+# measured with wrk -tBENCH_THREADS at every concurrency for BENCH_SECONDS.
+# BENCH_ROUNDS rounds; every even round runs the contenders in the reverse
+# order, so that a drift of the machine's load does not favour one.  The
+# requests alternate uid=1 and uid=2 (both branches of the switch).
 #
-# The seed copies read their users from their own copy of the seed's SQLite
-# database (examples/seed/data/users.db, made by `make build`): the SQL API
-# runs inline in the worker, nothing else is started besides nginx.
+# The workflow is the seed as it is today: a SQL API over SQLite (the
+# seed's data/users.db, copied) → switch on user_id → Python function →
+# END.  The issue's original figures had an HTTP API as the first node;
+# since the seed became self-contained (SQLite) the floor does the same
+# SQLite lookup.  braid runs with its default --max-requests (0: workers are
+# never recycled) unless BENCH_MAX_REQUESTS is set; the accounting below
+# survives a recycled worker either way (the master's cutime holds the
+# workers it reaped, PSS roles are read at sampling time).
 #
-# Settings (environment): BENCH_SECONDS (10), BENCH_WORKERS (braid workers =
-# hello processes; default 4 per CPU), BENCH_CONCURRENCY ("16 64"), BENCH_THREADS
-# (wrk threads, 2), BENCH_NGINX_WORKERS (front nginx worker_processes, 1).
+# The table, one row per contender × round × concurrency:
+#   req/s, × hello  wrk's Requests/sec; its ratio to hello's in the same
+#                   round at the same concurrency
+#   p50, p99        wrk --latency, ms
+#   app µs/req      CPU of the contender's whole process tree (master and
+#                   every descendant: workers, zygotes, sandboxed processes),
+#                   utime+stime+cutime+cstime from /proc/PID/stat (cutime and
+#                   cstime hold the children that exited and were reaped
+#                   during the run, e.g. per-call sandboxed processes)
+#                   before and after the run, per completed request
+#   other %CPU      the machine's busy time during the run (/proc/stat:
+#                   user+nice+system+irq+softirq+steal) minus the app's,
+#                   nginx's (its process tree), wrk's (bash `time`) and this
+#                   script's own (/proc/$$/stat; the process snapshots are
+#                   taken just outside the window), as % of one CPU: the
+#                   other load of the machine.  A noise indicator: when it is
+#                   high the row's figures are suspect.  /proc/stat counts in
+#                   ticks, the processes' times are exact: a few % either way
+#                   (below 0 too) is the accounting's own error.
+#   (top)           the process outside the run whose CPU time (with the
+#                   children it reaped) grew the most, % of one CPU: a hint
+#                   at who the other load is (bench/lib.sh bench_top_other)
+#   bad             non-2xx answers / socket errors
+# The progress lines (one per run) add nginx's and wrk's µs per request.
+# Then: start-up (starting the server → first 200 through nginx) of every
+# round, and PSS (/proc/PID/smaps_rollup) per process role — master, each
+# worker, zygote (comm braid-zygote), sandboxed processes (comm
+# braid-sandbox; count × mean) — idle (1 s after the first 200) and after
+# load (after its last run), both of the contender's last round.  For hello
+# and floor, "master" is the forking parent, "worker" each child.
+#
+# Settings (environment): BENCH_WORKERS (2), BENCH_THREADS (wrk threads, 1),
+# BENCH_SECONDS (8), BENCH_CONCURRENCY ("16 64"), BENCH_ROUNDS (2),
+# BENCH_ONLY (a subset of "hello floor braid-warm braid-call", for quick
+# checks), BENCH_MAX_REQUESTS (braid's --max-requests; unset: its default),
+# BENCH_NGINX_WORKERS (the front nginx's worker_processes, 1).
 
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH_NAME=bench-http
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
+
 B="$ROOT/build/bench-http"
 BRAID="$ROOT/braid"
 HELLO="$ROOT/build/bench/hello_fcgi"
-SECS=${BENCH_SECONDS:-10}
-WORKERS=${BENCH_WORKERS:-$(( $(nproc) * 4 ))}
+FLOOR="$ROOT/build/bench/floor_fcgi"
+SECS=${BENCH_SECONDS:-8}
+WORKERS=${BENCH_WORKERS:-2}
 CONCURRENCY=${BENCH_CONCURRENCY:-16 64}
-THREADS=${BENCH_THREADS:-2}
+THREADS=${BENCH_THREADS:-1}
+ROUNDS=${BENCH_ROUNDS:-2}
 NGINX_WORKERS=${BENCH_NGINX_WORKERS:-1}
+ALL="hello floor braid-warm braid-call"
+ONLY=${BENCH_ONLY:-$ALL}
+MAXREQ=${BENCH_MAX_REQUESTS:-}
 
-die() { echo "bench-http: $*" >&2; exit 1; }
-for t in "$BRAID" "$HELLO"; do [ -x "$t" ] || die "$t is missing (make build build/bench/hello_fcgi)"; done
-for c in nginx wrk curl; do command -v $c >/dev/null || die "$c is not installed (make deps)"; done
-[[ "$SECS" =~ ^[0-9]+$ ]] && [ "$SECS" -ge 1 ] || die "BENCH_SECONDS must be a whole number of seconds"
-
-free_port() {
-    /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+for t in "$BRAID" "$HELLO" "$FLOOR"; do
+    [ -x "$t" ] || bench_die "$t is missing (make build build/bench/hello_fcgi build/bench/floor_fcgi)"
+done
+for c in nginx wrk curl; do command -v $c >/dev/null || bench_die "$c is not installed (make deps)"; done
+for v in SECONDS:SECS WORKERS:WORKERS THREADS:THREADS ROUNDS:ROUNDS; do
+    var=${v#*:}
+    val=${!var}
+    if ! [[ "$val" =~ ^[0-9]+$ ]] || [ "$val" -lt 1 ]; then
+        bench_die "BENCH_${v%:*} must be a whole number ≥ 1"
+    fi
+done
+[ -z "$MAXREQ" ] || [[ "$MAXREQ" =~ ^[0-9]+$ ]] || bench_die "BENCH_MAX_REQUESTS must be a whole number"
+CONTENDERS=()
+for n in $ALL; do [[ " $ONLY " == *" $n "* ]] && CONTENDERS+=("$n"); done
+for n in $ONLY; do [[ " $ALL " == *" $n "* ]] || bench_die "BENCH_ONLY: unknown contender '$n' (of: $ALL)"; done
+[ ${#CONTENDERS[@]} -gt 0 ] || bench_die "BENCH_ONLY names no contender"
 
 rm -rf "$B"
-mkdir -p "$B/nginx/tmp"
+mkdir -p "$B"
 SOCK="$B/app.sock"
-PORT=$(free_port)
-ADMIN_PORT=$(free_port)
-NGINX_USER=
-[ "$(id -u)" = 0 ] && NGINX_USER="user root;"
+PORT=$(bench_free_port)
+URL="http://127.0.0.1:$PORT"
 
 PIDS=()
 cleanup() {
-    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
-    for p in "${PIDS[@]}"; do
-        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
+    for p in "${PIDS[@]}"; do bench_stop "$p"; done
     PIDS=()
 }
 trap cleanup EXIT
@@ -68,165 +120,160 @@ trap 'exit 130' INT TERM
 
 # ---- the seed copies, nginx ------------------------------------------
 
-[ -f "$ROOT/examples/seed/data/users.db" ] || die "examples/seed/data/users.db is missing (make build)"
+[ -f "$ROOT/examples/seed/data/users.db" ] || bench_die "examples/seed/data/users.db is missing (make build)"
 
 for iso in warm call; do
     d="$B/seed-$iso"
-    mkdir -p "$d"
+    mkdir -p "$d/data"
     cp -r "$ROOT/examples/seed/workflows" "$ROOT/examples/seed/functions" "$ROOT/examples/seed/apis" \
           "$ROOT/examples/seed/datasources" "$d/"
-    mkdir -p "$d/data" && cp "$ROOT/examples/seed/data/users.db" "$d/data/"
+    cp "$ROOT/examples/seed/data/users.db" "$d/data/"
     if [ "$iso" = call ]; then
         for f in "$d"/functions/*.py; do echo '{"isolation": "call"}' > "${f%.py}.json"; done
     fi
 done
 
-cat > "$B/nginx/nginx.conf" <<EOF
-$NGINX_USER
-worker_processes $NGINX_WORKERS;
-worker_rlimit_nofile 4096;
-error_log $B/nginx/error.log warn;
-events { worker_connections 2048; }
-http {
-    access_log off;
-    client_body_temp_path $B/nginx/tmp;
-    proxy_temp_path $B/nginx/tmp;
-    fastcgi_temp_path $B/nginx/tmp;
-    uwsgi_temp_path $B/nginx/tmp;
-    scgi_temp_path $B/nginx/tmp;
-    server {
-        listen 127.0.0.1:$PORT backlog=1024;
-        location / {
-            include $ROOT/docker/nginx/braid_fastcgi.conf;
-            fastcgi_pass unix:$SOCK;
-        }
-    }
-}
-EOF
-nginx -p "$B/nginx" -c "$B/nginx/nginx.conf" -g "daemon off; pid $B/nginx/nginx.pid;" </dev/null &
-PIDS+=($!)
+bench_write_nginx "$B/nginx" "$PORT" "$SOCK" "$NGINX_WORKERS"
+bench_nginx "$B/nginx" </dev/null &
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
+bench_write_paths "$B/paths.lua"
 
-cat > "$B/paths.lua" <<'EOF'
--- both branches of the seed workflow, alternately (hello answers any path)
-local n = 0
-request = function()
-  n = n + 1
-  return wrk.format(nil, (n % 2 == 0) and "/user_lookup?uid=1" or "/user_lookup?uid=2")
-end
-EOF
-
-URL="http://127.0.0.1:$PORT"
 for _ in $(seq 100); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/")" = 502 ] && break
+    kill -0 "$NGINX_PID" 2>/dev/null || bench_die "nginx did not start ($B/nginx/error.log)"
     sleep 0.1
 done
 
 # ---- measuring ------------------------------------------------------------------------
 
-# to_ms VALUE: wrk's 1.23ms / 456.78us / 1.20s → milliseconds.
-to_ms() {
-    awk -v v="$1" 'BEGIN { u = v; sub(/^[0-9.]+/, "", u); n = v + 0;
-        if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000;
-        printf "%.2f", n }'
+TIMEFORMAT='%3U %3S'
+
+declare -A RPS P50 P99 APP OTHER TOP BAD START PSSI PSSL
+
+# run_wrk NAME ROUND C PID: one measured run; fills RPS[NAME,ROUND,C] etc.
+# and prints a progress line.
+run_wrk() {
+    local name=$1 r=$2 c=$3 pid=$4 k="$1,$2,$3" out="$B/wrk-$1-r$2-c$3.txt"
+    local s0 s1 b0 b1 t0 t1 snap0 snap1 a0 a1 n0 n1 reqs wrk_s nginx_us wrk_us top
+    # The process snapshots (forks: cat, awk) just outside the window of
+    # the machine's figures, which holds wrk and nothing else that forks.
+    snap0=$(bench_procs); a0=$(bench_tree_ticks "$snap0" "$pid"); n0=$(bench_tree_ticks "$snap0" "$NGINX_PID")
+    bench_self_ticks s0; bench_busy_ticks b0; bench_ms t0
+    { time wrk -t"$THREADS" -c"$c" -d"${SECS}s" --latency -s "$B/paths.lua" "$URL" > "$out" 2>&1; } 2> "$out.time"
+    bench_ms t1; bench_busy_ticks b1; bench_self_ticks s1
+    snap1=$(bench_procs); a1=$(bench_tree_ticks "$snap1" "$pid"); n1=$(bench_tree_ticks "$snap1" "$NGINX_PID")
+    kill -0 "$pid" 2>/dev/null || bench_die "$name exited during the run (see $B)"
+    reqs=$(bench_wrk_field "$out" requests)
+    wrk_s=$(awk '{ print $1 + $2 }' "$out.time")
+    RPS[$k]=$(bench_wrk_field "$out" rps)
+    P50[$k]=$(bench_wrk_field "$out" p50)
+    P99[$k]=$(bench_wrk_field "$out" p99)
+    BAD[$k]="$(bench_wrk_field "$out" non2xx)/$(bench_wrk_field "$out" errors)"
+    top=$(bench_top_other "$snap0" "$snap1" $$ $((t1 - t0)))
+    TOP[$k]="${top:0:12}"
+    TOP[$k]="${TOP[$k]% *} ${top##* }%"
+    # µs per request of the app, nginx and wrk; the rest of the busy time as % of one CPU.
+    read -r "APP[$k]" nginx_us wrk_us "OTHER[$k]" < <(awk -v tick="$BENCH_TICK" -v n="$reqs" \
+        -v app=$((a1 - a0)) -v ngx=$((n1 - n0)) -v wrk="$wrk_s" -v busy=$((b1 - b0)) \
+        -v self=$((s1 - s0)) -v ms=$((t1 - t0)) 'BEGIN {
+        n = n > 0 ? n : 1; wt = wrk * tick; mine = self - wt; if (mine < 0) mine = 0
+        printf "%.0f %.0f %.0f %.1f\n", app / tick * 1e6 / n, ngx / tick * 1e6 / n, wrk * 1e6 / n,
+               (busy - app - ngx - wt - mine) / tick / (ms / 1000) * 100 }')
+    printf '  r%s %-10s c=%-3s %6s req/s  p50 %6s ms  µs/req: app %5s nginx %3s wrk %3s  other %5s%%\n' \
+        "$r" "$name" "$c" "${RPS[$k]:-?}" "${P50[$k]}" "${APP[$k]}" "$nginx_us" "$wrk_us" "${OTHER[$k]}"
 }
 
-# pss_kb PID: the process's proportional set size in kB.
-pss_kb() { awk '/^Pss:/ { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
-children() { ps -o pid= --ppid "$1"; }
-
-declare -A RPS P50 P99 NON2XX ERRS START PSS
-
-# measure NAME PID: start-up already timed; runs the warm-up and every
-# concurrency; fills RPS[NAME,c] etc.
-measure() {
-    local name=$1 c out
-    wrk -t"$THREADS" -c16 -d2s -s "$B/paths.lua" "$URL" >/dev/null 2>&1
-    for c in $CONCURRENCY; do
-        out="$B/wrk-$name-c$c.txt"
-        wrk -t"$THREADS" -c"$c" -d"${SECS}s" --latency -s "$B/paths.lua" "$URL" > "$out" 2>&1
-        RPS[$name,$c]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
-        P50[$name,$c]=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$out")")
-        P99[$name,$c]=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$out")")
-        NON2XX[$name,$c]=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$out")
-        ERRS[$name,$c]=$(awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$out")
-        printf '  %-11s c=%-3s %8s req/s  p50 %7s ms  p99 %7s ms  non-2xx %s  socket errors %s\n' \
-            "$name" "$c" "${RPS[$name,$c]:-?}" "${P50[$name,$c]}" "${P99[$name,$c]}" \
-            "${NON2XX[$name,$c]:-0}" "${ERRS[$name,$c]:-0}"
-    done
-}
-
-# first_200 NAME PID T0: waits for the first 200 through nginx; START[NAME] = ms since T0.
+# first_200 NAME PID T0: waits for the first 200 through nginx; prints the ms since T0.
 first_200() {
     local name=$1 pid=$2 t0=$3 i
     for ((i = 0; i < 3000; i++)); do
         [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/user_lookup?uid=1")" = 200 ] && {
-            START[$name]=$(( $(now_ms) - t0 )); return 0; }
-        kill -0 "$pid" 2>/dev/null || die "$name exited while starting"
+            echo $(( $(bench_now_ms) - t0 )); return 0; }
+        kill -0 "$pid" 2>/dev/null || { echo "$name exited while starting" >&2; return 1; }
         sleep 0.005
     done
-    die "$name gave no 200 within 15 s"
+    echo "$name gave no 200 within 15 s" >&2
+    return 1
 }
 
-stop_server() {
-    local pid=$1
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+# start NAME: starts the contender on $SOCK in the background (its pid in $!).
+start() {
+    case $1 in
+    hello) "$HELLO" "$SOCK" "$WORKERS" </dev/null 2>"$B/hello.stderr" & ;;
+    floor) "$FLOOR" "$SOCK" "$B/seed-warm" "$WORKERS" </dev/null 2>"$B/floor.stderr" & ;;
+    braid-*)
+        local iso=${1#braid-}
+        "$BRAID" serve "$B/seed-$iso" --listen "unix:$SOCK" --workers "$WORKERS" \
+            ${MAXREQ:+--max-requests "$MAXREQ"} --log-file "$B/braid-$iso.log" \
+            </dev/null 2>"$B/braid-$iso.stderr" & ;;
+    esac
+}
+
+# contender NAME ROUND: start, first 200, idle PSS, warm-up, every
+# concurrency, PSS after load, stop.
+contender() {
+    local name=$1 r=$2 pid t0 c ms
+    t0=$(bench_now_ms)
+    start "$name"
+    pid=$!
+    PIDS+=("$pid")
+    ms=$(first_200 "$name" "$pid" "$t0") || bench_die "$name did not start (see $B/*.stderr)"
+    START[$name,$r]=$ms
+    sleep 1
+    PSSI[$name]=$(bench_pss_line "$(bench_procs)" "$pid")
+    wrk -t"$THREADS" -c16 -d2s -s "$B/paths.lua" "$URL" >/dev/null 2>&1
+    for c in $CONCURRENCY; do run_wrk "$name" "$r" "$c" "$pid"; done
+    PSSL[$name]=$(bench_pss_line "$(bench_procs)" "$pid")
+    bench_stop "$pid"
+    unset 'PIDS[${#PIDS[@]}-1]'
     rm -f "$SOCK"
 }
 
-echo "== bench-http: the seed workflow through nginx, beside a libfcgi hello ($(date -u +%Y-%m-%dT%H:%MZ))"
-echo "   $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); ${WORKERS} braid workers = ${WORKERS} hello processes;" \
-     "wrk -t$THREADS, ${SECS} s per run after a 2 s warm-up; nginx worker_processes $NGINX_WORKERS"
+echo "== bench-http: the seed workflow (SQLite → switch → Python), $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "   $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start;" \
+     "${CONTENDERS[*]}"
+echo "   $WORKERS FastCGI processes each, behind one nginx (worker_processes $NGINX_WORKERS);" \
+     "braid --max-requests ${MAXREQ:-default (0)}"
+echo "   wrk -t$THREADS, c = $CONCURRENCY, $SECS s per run after 2 s of warm-up; $ROUNDS rounds," \
+     "the even ones reversed"
 
-# hello
-t0=$(now_ms)
-"$HELLO" "$SOCK" "$WORKERS" </dev/null &
-pid=$!
-first_200 hello "$pid" "$t0"
-measure hello
-tot=0; n=0
-for c in $(children "$pid"); do tot=$((tot + $(pss_kb "$c"))); n=$((n + 1)); done
-PSS[hello]="$(( n ? tot / n : 0 )) kB per process ($n processes)"
-stop_server "$pid"
-
-# braid, warm and per-call isolation
-for iso in warm call; do
-    name="braid-$iso"
-    t0=$(now_ms)
-    "$BRAID" serve "$B/seed-$iso" --listen "unix:$SOCK" --workers "$WORKERS" \
-        --admin "127.0.0.1:$ADMIN_PORT" --log-file "$B/braid-$iso.log" </dev/null 2>"$B/braid-$iso.stderr" &
-    pid=$!
-    first_200 "$name" "$pid" "$t0"
-    measure "$name"
-    # PSS: each worker alone, and with its sandbox processes (the zygote and
-    # the Python processes are the worker's children).
-    wtot=0; stot=0; n=0; nsbx=0
-    for w in $(curl -s "http://127.0.0.1:$ADMIN_PORT/status" | /usr/bin/python3 -c \
-            'import json, sys; print(" ".join(str(w["pid"]) for w in json.load(sys.stdin)["workers"]))'); do
-        wtot=$((wtot + $(pss_kb "$w"))); n=$((n + 1))
-        for c in $(children "$w"); do stot=$((stot + $(pss_kb "$c"))); nsbx=$((nsbx + 1)); done
-    done
-    PSS[$name]="$(( n ? wtot / n : 0 )) kB per worker; with its sandbox processes $(( n ? (wtot + stot) / n : 0 )) kB ($n workers, $nsbx sandbox processes; master $(pss_kb "$pid") kB)"
-    stop_server "$pid"
+for ((r = 1; r <= ROUNDS; r++)); do
+    order=("${CONTENDERS[@]}")
+    if ((r % 2 == 0)); then
+        order=()
+        for ((i = ${#CONTENDERS[@]} - 1; i >= 0; i--)); do order+=("${CONTENDERS[i]}"); done
+    fi
+    for name in "${order[@]}"; do contender "$name" "$r"; done
 done
 
+# ---- the table ------------------------------------------------------------------------
+
 echo
-echo "   target        c     req/s    p50 ms    p99 ms   × hello"
-for name in hello braid-warm braid-call; do
-    for c in $CONCURRENCY; do
-        h=${RPS[hello,$c]:-0}
-        r=${RPS[$name,$c]:-0}
-        ratio=$(awk -v a="$r" -v b="$h" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
-        printf '   %-11s %3s  %8s  %8s  %8s  %8s\n' "$name" "$c" "$r" "${P50[$name,$c]}" "${P99[$name,$c]}" "$ratio"
+# (the headings hold multi-byte characters: written out, not printf-padded)
+echo "   contender  r   c    req/s × hello   p50 ms   p99 ms  app µs  other  (top)             bad"
+echo "                                                         /req   %CPU  %CPU              non2xx/sock"
+for name in "${CONTENDERS[@]}"; do
+    for ((r = 1; r <= ROUNDS; r++)); do
+        for c in $CONCURRENCY; do
+            k="$name,$r,$c"
+            ratio=$(awk -v a="${RPS[$k]:-0}" -v b="${RPS[hello,$r,$c]:-0}" \
+                'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+            printf '   %-10s %1s %3s %8s %7s %8s %8s %7s %6s %-17s %s\n' "$name" "$r" "$c" \
+                "${RPS[$k]:-?}" "$ratio" "${P50[$k]}" "${P99[$k]}" "${APP[$k]}" "${OTHER[$k]}" \
+                "${TOP[$k]}" "${BAD[$k]}"
+        done
     done
 done
 echo
-for name in hello braid-warm braid-call; do
-    printf '   start-up to first 200  %-11s %5s ms\n' "$name" "${START[$name]}"
+for name in "${CONTENDERS[@]}"; do
+    line=
+    for ((r = 1; r <= ROUNDS; r++)); do line+="${line:+ / }${START[$name,$r]}"; done
+    printf '   start-up to first 200  %-11s %s ms (round 1 / 2 ...)\n' "$name" "$line"
 done
-for name in hello braid-warm braid-call; do
-    printf '   PSS  %-11s %s\n' "$name" "${PSS[$name]}"
+echo "   PSS kB (the last round's processes), idle then after load:"
+for name in "${CONTENDERS[@]}"; do
+    printf '   %-11s idle  %s\n' "$name" "${PSSI[$name]}"
+    printf '   %-11s load  %s\n' '' "${PSSL[$name]}"
 done
 echo "   load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
