@@ -14,7 +14,7 @@ const char brd_serve_usage[] =
     "usage: braid serve DIR [--listen unix:/PATH|HOST:PORT] [--socket-mode 0660]\n"
     "                   [--workers N] [--max-requests N] [--request-timeout MS]\n"
     "                   [--base-path /P] [--admin HOST:PORT] [--max-body BYTES]\n"
-    "                   [--debug] [--log-file PATH]\n"
+    "                   [--debug] [--log-file PATH] [--cpu-affinity auto|off]\n"
     "\n"
     "Serves the workflows of the service directory DIR over FastCGI: a master\n"
     "process validates DIR, then forks a pool of workers that each answer one\n"
@@ -39,6 +39,9 @@ const char brd_serve_usage[] =
     "  --debug                answer X-Braid-Trace: 1 with the trace  BRAID_DEBUG=1\n"
     "  --log-file PATH        JSON log lines go here instead of stderr; SIGUSR1\n"
     "                         reopens it                          BRAID_LOG_FILE\n"
+    "  --cpu-affinity MODE    auto (default): with no more workers than CPUs,\n"
+    "                         worker i and its sandboxed processes run on CPU i;\n"
+    "                         off: anywhere                       BRAID_CPU_AFFINITY\n"
     "\n"
     "A flag wins over its environment variable.  Signals to the master: TERM or\n"
     "INT drain (in-flight requests finish) and exit; HUP reloads DIR (validated\n"
@@ -46,7 +49,7 @@ const char brd_serve_usage[] =
     "\n"
     "exit status: 0 after a drain, 1 DIR is invalid or serving failed, 2 bad usage\n";
 
-enum kind { K_STRING, K_MODE, K_WORKERS, K_COUNT, K_TIMEOUT, K_PATH, K_BYTES, K_BOOL };
+enum kind { K_STRING, K_MODE, K_WORKERS, K_COUNT, K_TIMEOUT, K_PATH, K_BYTES, K_BOOL, K_AFFINITY };
 
 static const struct option {
     const char *flag, *env;
@@ -64,6 +67,7 @@ static const struct option {
     {"--max-body", "BRAID_MAX_BODY", K_BYTES, offsetof(struct brd_serve_config, max_body)},
     {"--debug", "BRAID_DEBUG", K_BOOL, offsetof(struct brd_serve_config, debug)},
     {"--log-file", "BRAID_LOG_FILE", K_STRING, offsetof(struct brd_serve_config, log_file)},
+    {"--cpu-affinity", "BRAID_CPU_AFFINITY", K_AFFINITY, offsetof(struct brd_serve_config, cpu_affinity)},
 };
 
 /* A whole decimal number in [min, max]. */
@@ -172,6 +176,14 @@ static int apply(struct brd_serve_config *cfg, const struct option *o, const cha
         else
             return bad(err, src, val, "1, true, yes, on or 0, false, no, off");
         return 0;
+    case K_AFFINITY:
+        if (!strcmp(val, "auto"))
+            *(bool *)field = true;
+        else if (!strcmp(val, "off"))
+            *(bool *)field = false;
+        else
+            return bad(err, src, val, "auto or off");
+        return 0;
     }
     return 0;
 }
@@ -185,6 +197,7 @@ int brd_serve_config_parse(int argc, char **argv, struct brd_serve_config *cfg,
     cfg->socket_mode = BRD_SERVE_DEFAULT_SOCKET_MODE;
     cfg->request_timeout_ms = BRD_SERVE_DEFAULT_TIMEOUT_MS;
     cfg->max_body = BRD_SERVE_DEFAULT_MAX_BODY;
+    cfg->cpu_affinity = true;
 
     for (int i = 1; i < argc; i++)
         if (brd_cli_is_help(argv[i]))

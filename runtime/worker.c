@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "affinity.h"
 #include "exec.h"
 #include "fcgi_conn.h"
 #include "fnrunner.h"
@@ -347,6 +348,12 @@ int brd_worker_run(const struct brd_worker_args *a)
         return BRD_WORKER_EXIT_FAILED;
     }
     brd_sandbox_after_fork();
+    if (a->cfg->cpu_affinity) {
+        /* Before the zygote starts: it and its processes inherit the CPU. */
+        int cpu = -1;
+        if (brd_affinity_pin_worker(a->slot, a->cfg->workers, &cpu, &cerr) < 0)
+            fail_event("cpu-affinity", cerr.msg); /* goes on unpinned */
+    }
 
     int status = BRD_WORKER_EXIT_FAILED;
     struct brd_error err;
