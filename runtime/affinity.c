@@ -12,7 +12,7 @@ int brd_affinity_pin_worker(int slot, int workers, int *cpu, struct brd_error *e
     if (sched_getaffinity(0, sizeof allowed, &allowed) != 0)
         return brd_error_set(err, BRD_E_INTERNAL, "sched_getaffinity: %s", strerror(errno));
     int n = CPU_COUNT(&allowed);
-    if (slot < 0 || n < 1 || workers > n)
+    if (slot < 0 || n < 1 || workers != n)
         return 0;
     /* Slots above the worker count (a reload's new workers while the old
      * ones finish) wrap round. */

@@ -24,7 +24,7 @@ struct brd_serve_config {
     const char *admin;         /* "HOST:PORT" of the admin listener, or NULL (off) */
     size_t max_body;           /* request body limit in bytes */
     bool debug;                /* honour X-Braid-Trace: 1 */
-    bool cpu_affinity;         /* auto: pin worker i to CPU i when workers <= CPUs (affinity.h) */
+    bool cpu_affinity;         /* auto: pin worker i to CPU i when workers == CPUs (affinity.h) */
     const char *log_file;      /* NULL: stderr */
     char base_buf[512];        /* storage for a normalised base_path */
 };
