@@ -15,6 +15,11 @@
  * Errors answer as braid would (400 BAD_REQUEST, 404, 405, 500
  * FUNCTION_ERROR, 502 DATASOURCE_ERROR), never crash the process.
  *
+ * With FLOOR_API_URL set (bench/run.sh BENCH_SHAPE=http) the lookup is an
+ * HTTP GET of that URL with the uid appended instead — libcurl, one easy
+ * handle per process, so one kept connection — and the user is the
+ * answer's $.data[0], as the workflow's output mapping reads it.
+ *
  * Usage: build/bench/floor_fcgi SOCKET_PATH SEED_DIR [PROCESSES]  (default 2)
  * SIGTERM or SIGINT stops every process and removes the socket; a process
  * that ends otherwise is reported on stderr.  Without arguments it prints
@@ -27,6 +32,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <curl/curl.h>
 #include <fcgiapp.h>
 #include <json-c/json.h>
 #include <signal.h>
@@ -61,6 +67,10 @@ static void on_stop(int sig)
 /* ---- one process's state: the statement and the two handlers -------------- */
 
 struct floor {
+    const char *api_url;        /* FLOOR_API_URL: the HTTP shape's users URL (uid appended), or NULL */
+    CURL *curl;                 /* its one easy handle: connections kept alive */
+    char *body;                 /* the last answer's bytes */
+    size_t body_len, body_cap;
     sqlite3 *db;
     sqlite3_stmt *stmt;
     int id_index;               /* :id's bind index */
@@ -187,14 +197,20 @@ static PyObject *load_handler(const char *seed, const char *name, struct failure
 static int floor_open(struct floor *fl, const char *seed, struct failure *f)
 {
     memset(fl, 0, sizeof *fl);
+    const char *url = getenv("FLOOR_API_URL");
+    if (url && *url) {
+        fl->api_url = url;
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || !(fl->curl = curl_easy_init()))
+            return fail(f, 500, "INTERNAL", "libcurl cannot start");
+    }
     char path[4096];
     snprintf(path, sizeof path, "%s/data/users.db", seed);
-    if (sqlite3_open_v2(path, &fl->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+    if (!fl->api_url && sqlite3_open_v2(path, &fl->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
         return fail(f, 500, "INTERNAL", "cannot open %s: %s", path,
                     fl->db ? sqlite3_errmsg(fl->db) : "out of memory");
-    if (sqlite3_prepare_v3(fl->db, SQL, -1, SQLITE_PREPARE_PERSISTENT, &fl->stmt, NULL) != SQLITE_OK)
+    if (!fl->api_url && sqlite3_prepare_v3(fl->db, SQL, -1, SQLITE_PREPARE_PERSISTENT, &fl->stmt, NULL) != SQLITE_OK)
         return fail(f, 500, "INTERNAL", "cannot prepare the SELECT: %s", sqlite3_errmsg(fl->db));
-    fl->id_index = sqlite3_bind_parameter_index(fl->stmt, ":id");
+    fl->id_index = fl->api_url ? -1 : sqlite3_bind_parameter_index(fl->stmt, ":id");
     if (fl->id_index == 0)
         return fail(f, 500, "INTERNAL", "the SELECT has no :id");
 
@@ -293,11 +309,69 @@ static bool add(struct json_object *o, const char *key, struct json_object *v)
     return brd_json_add(o, key, v) == 0;
 }
 
+static size_t on_body(char *p, size_t size, size_t n, void *user)
+{
+    struct floor *fl = user;
+    size_t k = size * n;
+    if (fl->body_len + k + 1 > fl->body_cap) {
+        size_t cap = (fl->body_len + k + 1) * 2;
+        char *b = realloc(fl->body, cap);
+        if (!b)
+            return 0; /* curl reports a write error */
+        fl->body = b;
+        fl->body_cap = cap;
+    }
+    memcpy(fl->body + fl->body_len, p, k);
+    fl->body_len += k;
+    fl->body[fl->body_len] = '\0';
+    return k;
+}
+
+/* The HTTP shape's API node: GET FLOOR_API_URL + uid on the kept
+ * connection, the answer's $.data[0].id and .name, as the SQL node's. */
+static int lookup_http(struct floor *fl, int64_t uid, struct json_object **row, struct failure *f)
+{
+    char url[4200];
+    snprintf(url, sizeof url, "%s%lld", fl->api_url, (long long)uid);
+    fl->body_len = 0;
+    curl_easy_setopt(fl->curl, CURLOPT_URL, url);
+    curl_easy_setopt(fl->curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(fl->curl, CURLOPT_WRITEDATA, fl);
+    curl_easy_setopt(fl->curl, CURLOPT_TIMEOUT_MS, 1000L);
+    curl_easy_setopt(fl->curl, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(fl->curl);
+    long status = 0;
+    curl_easy_getinfo(fl->curl, CURLINFO_RESPONSE_CODE, &status);
+    if (rc != CURLE_OK || status < 200 || status > 299)
+        return fail(f, 502, "API_ERROR", "GET %s: %s (status %ld)", url,
+                    rc != CURLE_OK ? curl_easy_strerror(rc) : "not 2xx", status);
+    struct json_object *doc = json_tokener_parse(fl->body_len ? fl->body : "");
+    struct json_object *data = NULL, *first = NULL, *id = NULL, *name = NULL;
+    if (!doc)
+        return fail(f, 502, "API_ERROR", "GET %s: the answer is not JSON", url);
+    if (json_object_object_get_ex(doc, "data", &data) && json_object_is_type(data, json_type_array) &&
+        (first = json_object_array_get_idx(data, 0)) != NULL) {
+        json_object_object_get_ex(first, "id", &id);
+        json_object_object_get_ex(first, "name", &name);
+    }
+    struct json_object *o = json_object_new_object();
+    bool ok = o && add(o, "user_id", json_object_get(id)) && add(o, "name", json_object_get(name));
+    json_object_put(doc);
+    if (!ok) {
+        json_object_put(o);
+        return fail(f, 500, "INTERNAL", "out of memory");
+    }
+    *row = o;
+    return 0;
+}
+
 /* The SQL node: {"user_id": id, "name": name} of the row (nulls when there
  * is none, as the workflow's $.data[0].id gives), a new object. */
 static int lookup(struct floor *fl, int64_t uid, struct json_object **row, struct failure *f)
 {
     *row = NULL;
+    if (fl->api_url)
+        return lookup_http(fl, uid, row, f);
     struct json_object *o = json_object_new_object();
     if (!o)
         return fail(f, 500, "INTERNAL", "out of memory");
@@ -614,7 +688,9 @@ int main(int argc, char **argv)
     if (argc < 3 || argc > 4) {
         printf("floor_fcgi: the seed workflow by hand (C, SQLite, Python in-process, no sandbox),\n"
                "the floor of bench/run.sh (make bench-http);\n"
-               "usage: %s SOCKET_PATH SEED_DIR [PROCESSES]\n", argv[0]);
+               "usage: %s SOCKET_PATH SEED_DIR [PROCESSES]\n"
+               "FLOOR_API_URL=http://HOST:PORT/users/ fetches the user there (uid appended,\n"
+               "libcurl, one kept connection) instead of SQLite: the HTTP shape.\n", argv[0]);
         return 0;
     }
     const char *path = argv[1], *seed = argv[2];

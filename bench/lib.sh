@@ -27,8 +27,16 @@ bench_ms() { local t=${EPOCHREALTIME/[.,]/}; printf -v "$1" '%d' $(( t / 1000 ))
 # 127.0.0.1:PORT passing everything to the unix SOCKET with the shipped
 # docker/nginx/braid_fastcgi.conf.  Start it with bench_nginx.
 bench_write_nginx() {
-    local d=$1 port=$2 sock=$3 workers=$4 user=
+    local d=$1 port=$2 sock=$3 workers=$4 backend_port=${5:-} backend_dir=${6:-} user="" backend=""
     [ "$(id -u)" = 0 ] && user="user root;"
+    # The HTTP shape's backend (bench/run.sh BENCH_SHAPE=http): static JSON
+    # files, on kept connections, from the same nginx.
+    [ -n "$backend_port" ] && backend="
+    server {
+        listen 127.0.0.1:$backend_port backlog=1024;
+        keepalive_requests 1000000;
+        location /users/ { default_type application/json; alias $backend_dir/users/; }
+    }"
     mkdir -p "$d/tmp"
     cat > "$d/nginx.conf" <<EOF
 $user
@@ -49,7 +57,7 @@ http {
             include $ROOT/docker/nginx/braid_fastcgi.conf;
             fastcgi_pass unix:$sock;
         }
-    }
+    }$backend
 }
 EOF
 }

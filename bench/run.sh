@@ -23,9 +23,12 @@
 #
 # The workflow is the seed as it is today: a SQL API over SQLite (the
 # seed's data/users.db, copied) → switch on user_id → Python function →
-# END.  The issue's original figures had an HTTP API as the first node;
-# since the seed became self-contained (SQLite) the floor does the same
-# SQLite lookup.  braid runs with its default --max-requests (0: workers are
+# END; the floor does the same SQLite lookup.  BENCH_SHAPE=http makes the
+# first node an HTTP API instead, as in the issue's original figures: the
+# seed's apis/get_user.json becomes GET http://127.0.0.1:PORT/users/{id},
+# served as static JSON files (the users of the seed's database) by a second
+# server of the same nginx, and the floor fetches the same URL with libcurl
+# on a kept connection (FLOOR_API_URL).  The backend's CPU is nginx's.  braid runs with its default --max-requests (0: workers are
 # never recycled) unless BENCH_MAX_REQUESTS is set; the accounting below
 # survives a recycled worker either way (the master's cutime holds the
 # workers it reaped, PSS roles are read at sampling time).
@@ -65,7 +68,8 @@
 # BENCH_SECONDS (8), BENCH_CONCURRENCY ("16 64"), BENCH_ROUNDS (2),
 # BENCH_ONLY (a subset of "hello floor braid-warm braid-call", for quick
 # checks), BENCH_MAX_REQUESTS (braid's --max-requests; unset: its default),
-# BENCH_NGINX_WORKERS (the front nginx's worker_processes, 1).
+# BENCH_NGINX_WORKERS (the front nginx's worker_processes, 1), BENCH_SHAPE
+# (sql or http, sql).
 
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -86,6 +90,8 @@ NGINX_WORKERS=${BENCH_NGINX_WORKERS:-1}
 ALL="hello floor braid-warm braid-call"
 ONLY=${BENCH_ONLY:-$ALL}
 MAXREQ=${BENCH_MAX_REQUESTS:-}
+SHAPE=${BENCH_SHAPE:-sql}
+[ "$SHAPE" = sql ] || [ "$SHAPE" = http ] || bench_die "BENCH_SHAPE must be sql or http"
 
 for t in "$BRAID" "$HELLO" "$FLOOR"; do
     [ -x "$t" ] || bench_die "$t is missing (make build build/bench/hello_fcgi build/bench/floor_fcgi)"
@@ -109,6 +115,8 @@ mkdir -p "$B"
 SOCK="$B/app.sock"
 PORT=$(bench_free_port)
 URL="http://127.0.0.1:$PORT"
+BACKEND_PORT=
+[ "$SHAPE" = http ] && BACKEND_PORT=$(bench_free_port)
 
 PIDS=()
 cleanup() {
@@ -131,9 +139,28 @@ for iso in warm call; do
     if [ "$iso" = call ]; then
         for f in "$d"/functions/*.py; do echo '{"isolation": "call"}' > "${f%.py}.json"; done
     fi
+    if [ "$SHAPE" = http ]; then
+        rm -rf "$d/datasources"
+        cat > "$d/apis/get_user.json" <<EOF
+{"url": "http://127.0.0.1:$BACKEND_PORT/users/{id}", "method": "GET",
+ "params": {"id": {"in": "path", "type": "int", "required": true}}, "timeout_ms": 1000}
+EOF
+    fi
 done
+if [ "$SHAPE" = http ]; then
+    # One file per user of the seed's database, as the SQL API answers it.
+    mkdir -p "$B/backend/users"
+    /usr/bin/python3 - "$ROOT/examples/seed/data/users.db" "$B/backend/users" <<'EOF' ||
+import json, sqlite3, sys
+for uid, name in sqlite3.connect(sys.argv[1]).execute("SELECT id, name FROM users"):
+    with open("%s/%d" % (sys.argv[2], uid), "w") as f:
+        json.dump({"data": [{"id": uid, "name": name}]}, f)
+EOF
+        bench_die "cannot write the backend's users"
+    export FLOOR_API_URL="http://127.0.0.1:$BACKEND_PORT/users/"
+fi
 
-bench_write_nginx "$B/nginx" "$PORT" "$SOCK" "$NGINX_WORKERS"
+bench_write_nginx "$B/nginx" "$PORT" "$SOCK" "$NGINX_WORKERS" "$BACKEND_PORT" "$B/backend"
 bench_nginx "$B/nginx" </dev/null &
 NGINX_PID=$!
 PIDS+=("$NGINX_PID")
@@ -230,7 +257,8 @@ contender() {
     rm -f "$SOCK"
 }
 
-echo "== bench-http: the seed workflow (SQLite → switch → Python), $(date -u +%Y-%m-%dT%H:%MZ)"
+if [ "$SHAPE" = http ]; then first="HTTP API"; else first="SQLite"; fi
+echo "== bench-http: the seed workflow ($first → switch → Python), $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "   $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start;" \
      "${CONTENDERS[*]}"
 echo "   $WORKERS FastCGI processes each, behind one nginx (worker_processes $NGINX_WORKERS);" \
